@@ -1,0 +1,1 @@
+"""Card text templates (text only; card structure is built in code)."""

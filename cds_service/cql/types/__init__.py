@@ -1,0 +1,1 @@
+"""cql/types layer."""
