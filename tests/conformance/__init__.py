@@ -1,0 +1,1 @@
+"""Conformance tests: the HL7 cql-tests cases, their runner rules and the reviewed skip list."""
