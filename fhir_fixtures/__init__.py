@@ -1,0 +1,1 @@
+"""Fixtures layer: synthetic FHIR patient scenarios with the findings the spec says they must produce."""
