@@ -181,9 +181,15 @@ def test_strict_cast_of_the_wrong_type_is_an_error() -> None:
         M.as_type(observation(), "Condition", strict=True)
 
 
-def test_invalid_fhir_date_is_an_evaluation_error_not_a_crash() -> None:
-    with pytest.raises(CqlEvaluationError, match="invalid FHIR dateTime"):
-        M.get_property(observation(effectiveDateTime="yesterday"), "effective")
+@pytest.mark.parametrize("raw", ["yesterday", "2026-13-45", "2026-02-30", "2026-06-01T25:00:00Z"])
+def test_a_malformed_fhir_date_in_the_record_reads_as_null(raw: str) -> None:
+    # Bad data in an EHR record is unknown, not a failed evaluation (the logic reports it as missing).
+    assert M.get_property(observation(effectiveDateTime=raw), "effective") is None
+
+
+def test_a_malformed_fhir_decimal_in_the_record_reads_as_null() -> None:
+    quantity = M.get_property(observation(valueQuantity={"value": "abc", "unit": "mg"}), "value")
+    assert quantity is None or getattr(quantity, "value", None) is None
 
 
 def test_unknown_resource_type_navigates_by_shape() -> None:
