@@ -1088,24 +1088,74 @@ def _type_matches(static: str, spec: A.TypeSpecifier) -> bool:
     return (static, name) in {("Integer", "Decimal"), ("Integer", "Long"), ("Long", "Decimal"), ("Date", "DateTime")}
 
 
+# Argument types whose calls are memoised per evaluation: immutable primitives by value, FHIR resources and
+# elements (dicts of the record, never mutated during an evaluation) by identity.
+_MEMO_BY_VALUE = frozenset({str, int, bool})
+_MEMO_BY_ID = frozenset({dict})
+
+
+def _memo_key(values: Sequence[Any]) -> tuple[Any, ...] | None:
+    """A cache key for a call with these argument values, or None when a value is not memoisable."""
+    key: list[Any] = []
+    for v in values:
+        t = type(v)
+        if v is None:
+            key.append(None)
+        elif t in _MEMO_BY_VALUE:
+            key.append((t, v))
+        elif t in _MEMO_BY_ID or (isinstance(v, dict) and not isinstance(v, Tuple)):
+            key.append(id(v))
+        else:
+            return None
+    return tuple(key)
+
+
 def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn]) -> Fn:
+    """A call of a user-defined function.
+
+    CQL functions are pure: their result depends only on the arguments and on what is fixed per evaluation
+    (parameters, Now(), the data). Calls on the same resource (`ObservationDate(O)` from several rules) are
+    therefore computed once per evaluation: the result is cached in the evaluation's cache together with
+    the arguments themselves, which keeps them alive so an identity key cannot be reused by another object.
+    """
+    memo_id = object()
     if len(slots) == 1:
         slot, arg = slots[0], arg_fns[0]
 
         def call1(rt: Runtime) -> Any:
             value = arg(rt)
+            t = type(value)
+            key: Any = None
+            if t is dict or t in _MEMO_BY_VALUE or value is None:
+                key = (memo_id, id(value) if t is dict else (t, value))
+                hit = rt.cache.get(key)
+                if hit is not None:
+                    return hit[1]
             vars_ = rt.vars
             old = vars_.get(slot)
             vars_[slot] = value
             try:
-                return body(rt)
+                result = body(rt)
             finally:
                 vars_[slot] = old
+            if key is not None:
+                rt.cache[key] = (value, result)
+            return result
 
         return call1
 
     def call(rt: Runtime) -> Any:
-        return _invoke(body, slots, [a(rt) for a in arg_fns], rt)
+        values = [a(rt) for a in arg_fns]
+        args_key = _memo_key(values)
+        if args_key is None:
+            return _invoke(body, slots, values, rt)
+        key = (memo_id, args_key)
+        hit = rt.cache.get(key)
+        if hit is not None:
+            return hit[1]
+        result = _invoke(body, slots, values, rt)
+        rt.cache[key] = (values, result)
+        return result
 
     return call
 

@@ -455,6 +455,11 @@ def _between(a: Temporal | None, b: Temporal | None, precision: PrecisionArg, *,
         parts_b = parts_b + (None,) * (7 - len(parts_b))
     if is_time and wanted not in _TIME_PRECISIONS:
         raise CqlEvaluationError(f"{wanted.cql_name} does not apply to Time values")
+    if difference and wanted is Precision.DAY and not is_time and parts_a[2] is not None and parts_b[2] is not None:
+        # The common clinical shape (`difference in days between D and Now()`), both known to the day: the
+        # day boundaries crossed are the difference of the calendar days, with no uncertainty to compute.
+        return (_dt.date(parts_b[0], parts_b[1], parts_b[2]).toordinal()  # type: ignore[arg-type]
+                - _dt.date(parts_a[0], parts_a[1], parts_a[2]).toordinal())  # type: ignore[arg-type]
     level = Precision.DAY if wanted is Precision.WEEK else wanted
     if level not in levels:
         raise CqlEvaluationError(f"{wanted.cql_name} does not apply to {type(a).__name__} values")
