@@ -193,7 +193,17 @@ def _compile_sort(comp: "LibraryCompiler", clause: A.SortClause, scope: "Scope")
 
         keys.append((key, descending))
 
+    single = keys[0] if len(keys) == 1 else None
+
     def sort(values: list[Any], rt: "Runtime") -> list[Any]:
+        if single is not None:
+            key_fn, desc = single
+            pairs = [(key_fn(v, rt) if key_fn is not None else v, v) for v in values]
+            natural = lst.natural_sort_key(k for k, _ in pairs)
+            if natural is not None:
+                # Same order as the comparator below (stable, nulls first), without a comparison call per pair.
+                pairs.sort(key=lambda p: natural(p[0]), reverse=desc)  # reverse=True stays stable
+                return [v for _, v in pairs]
         decorated = [([k(v, rt) if k is not None else v for k, _ in keys], v) for v in values]
 
         def cmp(a: tuple[list[Any], Any], b: tuple[list[Any], Any]) -> int:

@@ -206,6 +206,44 @@ def list_equivalent(a: list[Any] | None, b: list[Any] | None) -> bool:
     return equivalent(a, b)
 
 
+def natural_sort_key(values: Iterable[Any]) -> Callable[[Any], Any] | None:
+    """A Python sort key that orders `values` exactly as `cql_compare` does, or None when there is none.
+
+    It exists when every non-null value is a String, or every one an Integer/Decimal, or every one a
+    Date/DateTime of the same precision (compared in the evaluation's offset): then a key sort replaces the
+    comparator sort, which costs a Python call and a CQL comparison per pair. Nulls sort first either way."""
+    from decimal import Decimal
+
+    from cds_service.cql.operators.temporal import normalized_components
+    from cds_service.cql.types import Date, DateTime
+
+    kinds: set[Any] = set()
+    precisions: set[Any] = set()
+    for v in values:
+        if v is None:
+            continue
+        t = type(v)
+        if t is str:
+            kinds.add(str)
+        elif t is int or t is Decimal:
+            kinds.add(Decimal)
+        elif t is DateTime or t is Date:
+            kinds.add(t)
+            precisions.add(v.precision)
+        else:
+            return None
+        if len(kinds) > 1 or len(precisions) > 1:
+            return None
+    if not kinds:
+        return lambda v: 0
+    kind = kinds.pop()
+    if kind is DateTime:
+        return lambda v: (0,) if v is None else (1, normalized_components(v))
+    if kind is Date:
+        return lambda v: (0,) if v is None else (1, v.components())
+    return lambda v: (0, v) if v is None else (1, v)
+
+
 def cql_compare(a: Any, b: Any) -> int:
     """Sort order: nulls first, then CQL ordering; date/times of different precision order the less
     precise first when they agree on the shared components; other incomparable values keep their order."""

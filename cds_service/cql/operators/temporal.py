@@ -129,6 +129,11 @@ def _shifted(value: DateTime, target: Decimal) -> tuple[int | None, ...]:
     return _shift(value.components(), target - value.offset)
 
 
+def normalized_components(value: DateTime) -> tuple[int | None, ...]:
+    """A DateTime's components in the evaluation's default offset (the sort key of equally precise values)."""
+    return _normalized(value)
+
+
 def _parts(value: Temporal) -> tuple[tuple[int | None, ...], tuple[Precision, ...]]:
     if isinstance(value, DateTime):
         return _normalized(value), _DT_PRECISIONS
@@ -387,7 +392,7 @@ def _to_ms(parts: list[int | None], is_time: bool) -> tuple[_dt.datetime, int]:
     if is_time:
         h, mi, s, ms = (p or 0 for p in parts)
         return _dt.datetime(2000, 1, 1), h * 3_600_000 + mi * 60_000 + s * 1000 + ms
-    y, mo, d, h, mi, s, ms = (p if p is not None else f for p, f in zip(parts, _MIN_FILL))
+    y, mo, d, h, mi, s, ms = [p if p is not None else f for p, f in zip(parts, _MIN_FILL)]
     base = _dt.datetime(y, mo, d)
     return base, h * 3_600_000 + mi * 60_000 + s * 1000 + ms
 
@@ -478,6 +483,13 @@ def _between(a: Temporal | None, b: Temporal | None, precision: PrecisionArg, *,
         # earliest to its latest possible instant (years between 2005 and 2010 is 4 to 5).
         depth = len(levels)
     measure = _boundaries if difference else _whole_periods
+    if None not in parts_a[:depth] and None not in parts_b[:depth]:
+        # Both values known down to the depth that matters: no uncertainty, one measurement.
+        try:
+            return measure(list(parts_a[:depth]) + [None] * (len(parts_a) - depth),
+                           list(parts_b[:depth]) + [None] * (len(parts_b) - depth), wanted, is_time)
+        except (ValueError, OverflowError) as exc:
+            raise CqlEvaluationError(f"cannot compute {wanted.cql_name} between the values: {exc}") from exc
     a_low, a_high = _fill(parts_a, depth, False, is_time), _fill(parts_a, depth, True, is_time)
     b_low, b_high = _fill(parts_b, depth, False, is_time), _fill(parts_b, depth, True, is_time)
     try:

@@ -97,3 +97,45 @@ def test_interval_relations_match_point_sets(a: Interval, b: Interval) -> None:
     else:
         contiguous = bool(difference) and max(difference) - min(difference) + 1 == len(difference)
         assert not contiguous or not difference
+
+
+# The fast paths must agree with the general algorithms they short-cut.
+
+def _truncate(value: DateTime, precision: int) -> DateTime:
+    parts = list(value.components())
+    return value.with_components(tuple(p if i < precision else None for i, p in enumerate(parts)), value.offset)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), aware_datetimes), max_size=8), st.sampled_from([3, 4, 7]), st.booleans())
+def test_key_sort_orders_like_the_comparator_sort(values: list[DateTime | None], precision: int, desc: bool) -> None:
+    from functools import cmp_to_key
+
+    from cds_service.cql.operators import list as lst
+
+    values = [None if v is None else _truncate(v, precision) for v in values]
+    key = lst.natural_sort_key(values)
+    assert key is not None
+    by_key = sorted(values, key=key, reverse=desc)
+    by_cmp = sorted(values, key=cmp_to_key(lambda a, b: -lst.cql_compare(a, b) if desc else lst.cql_compare(a, b)))
+    assert [None if v is None else v.components() for v in by_key] == \
+        [None if v is None else v.components() for v in by_cmp]
+
+
+@settings(max_examples=200, deadline=None)
+@given(aware_datetimes, aware_datetimes, st.sampled_from(["day", "hour", "minute", "week", "month", "year"]),
+       st.sampled_from([3, 4, 5, 7]), st.sampled_from([3, 4, 5, 7]))
+def test_difference_fast_paths_match_the_uncertainty_algorithm(a: DateTime, b: DateTime, unit: str,
+                                                                pa: int, pb: int) -> None:
+    a, b = _truncate(a, pa), _truncate(b, pb)
+    fast = t.difference_between(a, b, unit)
+    # The general algorithm: low and high bounds from the earliest/latest instants each value may denote.
+    parts_a, levels = t._parts(a)
+    parts_b, _ = t._parts(b)
+    wanted = Precision.parse(unit)
+    level = Precision.DAY if wanted is Precision.WEEK else wanted
+    depth = levels.index(level) + 1
+    low = t._boundaries(t._fill(parts_a, depth, True, False), t._fill(parts_b, depth, False, False), wanted, False)
+    high = t._boundaries(t._fill(parts_a, depth, False, False), t._fill(parts_b, depth, True, False), wanted, False)
+    expected = low if low == high else Interval(min(low, high), max(low, high), True, True, "Integer")
+    assert fast == expected
