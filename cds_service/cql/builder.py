@@ -736,7 +736,41 @@ def _grammar() -> dict[str, pp.ParserElement]:
     return _GRAMMAR[0]
 
 
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_STRING_OR_COMMENT_RE = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|`(?:[^`\\]|\\.)*`|//[^\n]*|/\*.*?\*/""", re.S)
+
+
+def _unbalanced_bracket(text: str) -> tuple[int, str] | None:
+    """The position and message of the first bracket that is never closed or closes nothing, if any.
+
+    pyparsing reports where the enclosing statement stopped matching (often the start of the define); an
+    unclosed parenthesis is the usual reason, and its own position is what a rule author needs."""
+    masked = _STRING_OR_COMMENT_RE.sub(lambda m: " " * len(m.group(0)), text)
+    stack: list[tuple[str, int]] = []
+    for pos, ch in enumerate(masked):
+        if ch in _PAIRS:
+            stack.append((ch, pos))
+        elif ch in ")]}":
+            if not stack or _PAIRS[stack[-1][0]] != ch:
+                return pos, f"{ch!r} closes nothing" if not stack else \
+                    f"{ch!r} does not match the {stack[-1][0]!r} it would close"
+            stack.pop()
+    if stack:
+        opener, pos = stack[0] if len(stack) == 1 else stack[-1]
+        return pos, f"{opener!r} is never closed (expected {_PAIRS[opener]!r})"
+    return None
+
+
 def _syntax_error(text: str, exc: pp.ParseBaseException) -> CqlSyntaxError:
+    unbalanced = _unbalanced_bracket(text)
+    if unbalanced is not None:
+        pos, message = unbalanced
+        line_no = text.count("\n", 0, pos) + 1
+        start = text.rfind("\n", 0, pos) + 1
+        end = text.find("\n", pos)
+        line = text[start:] if end < 0 else text[start:end]
+        col = pos - start + 1
+        return CqlSyntaxError(message, line_no, col, f"{line}\n{' ' * (col - 1)}^")
     line_no = exc.lineno
     col = exc.col
     line = exc.line

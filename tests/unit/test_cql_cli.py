@@ -102,3 +102,20 @@ def test_check_reports_semantic_errors_at_their_define(capsys: pytest.CaptureFix
 def test_check_missing_file_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "check", str(tmp_path / "none.cql"))
     assert code == 2 and "cannot read" in err
+
+
+@pytest.mark.parametrize(("body", "line", "col", "message"), [
+    # pyparsing alone would point at the start of the define; the author needs the bracket itself.
+    ('define "X":\n  1 +\n  (2 * 3\n', 4, 3, "'(' is never closed"),
+    ('define "X": Count([Condition] C where C.id = \'a)\'))\n', 2, 51, "')' closes nothing"),
+    ('define "X": { (1, 2 }\n', 2, 21, "'}' does not match the '('"),
+])
+def test_check_points_at_the_unbalanced_bracket(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                 body: str, line: int, col: int, message: str) -> None:
+    path = tmp_path / "T.cql"
+    path.write_text("library T\n" + body, encoding="utf-8")
+    code, _, err = run(capsys, "check", str(path))
+    assert code == 1
+    assert f"T.cql:{line}:{col}: syntax error: {message}" in err
+    caret_line = err.splitlines()[-1]
+    assert caret_line.index("^") == col - 1
