@@ -304,7 +304,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", help="threshold profile to use instead of the configured one")
     parser.add_argument("--config", type=Path, help="TOML configuration (default: embedded defaults / CDS_CONFIG)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.add_argument("--now", help="evaluation time, ISO 8601 (default: now, UTC)")
+    parser.add_argument("--now", help="evaluation time, ISO 8601 (default: now, UTC; with --cohort: [admin] cohort_now, as the admin preview)")
     parser.add_argument("--cohort", type=Path, help="directory of bundles: compare current and --config")
     parser.add_argument("--current-config", type=Path,
                         help="with --cohort: the current configuration (default: embedded defaults / CDS_CONFIG)")
@@ -373,10 +373,15 @@ def run(args: argparse.Namespace, evaluator: Evaluator | None = None) -> int:
                 raise ConfigError([("--cohort", f"{args.cohort} is not a directory")])
             current = _active(args.current_config, args.profile)
             proposed = _active(args.config, args.profile) if args.config else current
+            if not args.now and current.config.admin.cohort_now:
+                # The same instant as the admin page's impact preview ([admin] cohort_now): the bundled
+                # fixtures are written relative to it, and a cohort judged at another time is mostly stale.
+                now = _parse_now(current.config.admin.cohort_now)
             report = run_cohort(args.cohort, current, proposed, now, evaluator or service_evaluator())
             if args.format == "json":
-                out.write(json.dumps(report.to_json(), indent=2) + "\n")
+                out.write(json.dumps({"evaluatedAt": now.isoformat(), **report.to_json()}, indent=2) + "\n")
             else:
+                out.write(f"evaluated at {now.isoformat()} (--now, else [admin] cohort_now)\n")
                 _print_cohort(report, out)
             return 0
         if args.bundle is None:

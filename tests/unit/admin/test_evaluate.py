@@ -103,6 +103,24 @@ def test_cli_cohort_json(cohort: Path, tmp_path: Path, capsys: pytest.CaptureFix
     assert len(report["changedPatients"]) == 2
 
 
+def test_cli_cohort_is_judged_at_the_admin_cohort_instant_unless_now_is_given(
+        cohort: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[datetime] = []
+
+    def recording(bundle: Any, orders: Any, active: Any, now: datetime, hook: Any) -> Any:
+        seen.append(now)
+        return inr_rule(bundle, orders, active, now, hook)
+
+    assert evaluate.run(evaluate_args("--cohort", str(cohort), "--format", "json"), evaluator=recording) == 0
+    assert json.loads(capsys.readouterr().out)["evaluatedAt"] == "2026-06-01T12:00:00+00:00"
+    assert set(seen) == {datetime(2026, 6, 1, 12, tzinfo=UTC)}  # what the admin preview uses by default
+    seen.clear()
+    assert evaluate.run(evaluate_args("--cohort", str(cohort), "--now", "2026-07-01T00:00:00Z"),
+                        evaluator=recording) == 0
+    assert "evaluated at 2026-07-01T00:00:00+00:00" in capsys.readouterr().out
+    assert set(seen) == {datetime(2026, 7, 1, tzinfo=UTC)}
+
+
 def test_cli_single_bundle_text_and_json(cohort: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bundle = cohort / "c" / "bundle.json"
     assert evaluate.run(evaluate_args(str(bundle), "--order", str(cohort / "c" / "request.json")),
