@@ -1,8 +1,13 @@
 """ENGINE builder: turns pyparsing results into the frozen AST of cql/ast.py, and parses text (syntax errors)."""
 from __future__ import annotations
 
+import hashlib
+import os
+import pickle
 import re
+import tempfile
 import threading
+from pathlib import Path
 from dataclasses import dataclass
 from functools import lru_cache
 from decimal import Decimal
@@ -807,8 +812,90 @@ def parse_library(text: str) -> A.Library:
     return _parse_library_cached(text)
 
 
+# Parsing is the slow part of start-up (pyparsing: seconds for the clinical libraries; compiling the AST
+# takes milliseconds), so parsed libraries are also kept on disk, keyed by the library text and the
+# engine's own grammar/AST source: any change to either parses again. CDS_CQL_CACHE_DIR chooses the folder
+# (default: $XDG_CACHE_HOME/cds-service/cql, else ~/.cache/cds-service/cql); set it empty to disable.
+_ENGINE_SOURCES = ("ast.py", "builder.py", "grammar.py")
+
+
+@lru_cache(maxsize=1)
+def _engine_fingerprint() -> str:
+    digest = hashlib.sha256()
+    here = Path(__file__).resolve().parent
+    for name in _ENGINE_SOURCES:
+        digest.update((here / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def _cache_dir() -> Path | None:
+    configured = os.environ.get("CDS_CQL_CACHE_DIR")
+    if configured is not None:
+        return Path(configured) if configured.strip() else None
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cds-service" / "cql"
+
+
+def _cache_path(text: str) -> Path | None:
+    folder = _cache_dir()
+    if folder is None:
+        return None
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
+    return folder / f"{_engine_fingerprint()}-{key}.pickle"
+
+
+def _load_cached(path: Path | None) -> A.Library | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        with path.open("rb") as handle:
+            value = pickle.load(handle)
+    except Exception:  # a truncated or foreign file: parse again (and overwrite it)
+        return None
+    if not isinstance(value, A.Library):
+        return None
+    try:
+        os.utime(path)  # in use: pruning removes the least recently used entries first
+    except OSError:
+        pass
+    return value
+
+
+def _store_cached(path: Path | None, library: A.Library) -> None:
+    if path is None:
+        return
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, delete=False, suffix=".tmp") as handle:
+            pickle.dump(library, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        os.replace(handle.name, path)  # atomic: a concurrent reader sees the old file or the whole new one
+        _prune(path.parent)
+    except OSError:
+        pass  # a read-only or full disk only costs the next start-up a parse
+
+
+_CACHE_KEEP = 256
+
+
+def _prune(folder: Path) -> None:
+    """Keep the most recently written entries only (old engine versions and edited libraries age out)."""
+    entries = sorted(folder.glob("*.pickle"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for stale in entries[_CACHE_KEEP:]:
+        stale.unlink(missing_ok=True)
+
+
 @lru_cache(maxsize=64)
 def _parse_library_cached(text: str) -> A.Library:
+    path = _cache_path(text)
+    cached = _load_cached(path)
+    if cached is not None:
+        return cached
+    library = _parse_library_uncached(text)
+    _store_cached(path, library)
+    return library
+
+
+def _parse_library_uncached(text: str) -> A.Library:
     try:
         with _PARSE_LOCK:
             result = _grammar()["library"].parse_string(strip_comments(text), parse_all=True)
