@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import itertools
+import operator
+import weakref
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from cds_service.cql import ast as A
-from cds_service.cql import logic
+from cds_service.cql import fhirmodel, logic
 from cds_service.cql.errors import (
     CqlError,
     CqlEvaluationError,
@@ -15,6 +17,7 @@ from cds_service.cql.errors import (
     CqlSemanticError,
     CqlUnsupportedError,
 )
+from cds_service.cql.functions import valueset_contains
 from cds_service.cql.operators import arithmetic as ar
 from cds_service.cql.operators import conversion as conv
 from cds_service.cql.operators import intervals as iv
@@ -29,7 +32,8 @@ Fn = Callable[["Runtime"], Any]
 class Runtime:
     """Per-evaluation state: the data, value sets, parameter values, clock and the define cache."""
 
-    __slots__ = ("data", "valuesets", "parameters", "now", "cache", "vars", "model", "library", "define")
+    __slots__ = ("data", "valuesets", "parameters", "now", "cache", "vars", "model", "library", "define",
+                 "conversions")
 
     def __init__(self, data: Any, valuesets: Any, parameters: dict[str, Any], now: Any, model: Any) -> None:
         self.data = data
@@ -37,6 +41,8 @@ class Runtime:
         self.parameters = parameters  # CQL parameter name -> override value
         self.now = now
         self.cache: dict[Any, Any] = {}
+        # id(FHIR JSON object) -> (the object, its System value): conversions done once per evaluation.
+        self.conversions: dict[int, tuple[Any, Any]] = {}
         self.vars: dict[int, Any] = {}
         self.model = model
         self.library: str | None = None
@@ -44,6 +50,7 @@ class Runtime:
 
 
 _IN_PROGRESS = object()
+_ABSENT = object()
 _slot_counter = itertools.count(1)
 
 TEMPORAL = (Date, DateTime, Time)
@@ -221,8 +228,8 @@ class LibraryCompiler:
 
         def run(rt: Runtime) -> Any:
             cache = rt.cache
-            if key in cache:
-                value = cache[key]
+            value = cache.get(key, _ABSENT)
+            if value is not _ABSENT:
                 if value is _IN_PROGRESS:
                     raise CqlEvaluationError("define refers to itself", lib_name, name, text)
                 return value
@@ -272,10 +279,9 @@ class LibraryCompiler:
 
             def invariant(rt: Runtime) -> Any:
                 cache = rt.cache
-                if key in cache:
-                    return cache[key]
-                value = fn(rt)
-                cache[key] = value
+                value = cache.get(key, _ABSENT)
+                if value is _ABSENT:
+                    value = cache[key] = fn(rt)
                 return value
 
             return invariant, typ
@@ -350,7 +356,7 @@ class LibraryCompiler:
 
     def c_TupleSelector(self, node: A.TupleSelector, scope: Scope) -> tuple[Fn, str | None]:
         items = [(name, self.fn(e, scope)) for name, e in node.elements]
-        return (lambda rt: Tuple([(n, f(rt)) for n, f in items])), "Tuple"
+        return (lambda rt: Tuple.owning({n: f(rt) for n, f in items})), "Tuple"
 
     def c_Instance(self, node: A.Instance, scope: Scope) -> tuple[Fn, str | None]:
         type_name = type_name_of(node.class_type)
@@ -557,15 +563,24 @@ class LibraryCompiler:
         getter = self.property_getter(node.path)
         if isinstance(src, A.IdentifierRef) and scope.lookup(src.name) is not None and not src.name.startswith("$"):
             # `Alias.path`, the hot shape inside query clauses: read the alias slot directly.
-            slot = scope.lookup(src.name)[0]  # type: ignore[index]
+            slot, alias_type = scope.lookup(src.name)  # type: ignore[misc]
             model, path = self.model, node.path
             if model is None:
                 return (lambda rt: getter(rt.vars.get(slot), rt)), None
+            typed = _typed_alias_reader(model, alias_type, path, slot, getter)
+            if typed is not None:
+                return typed, None
+
+            direct = _direct_system_readers(path, with_model=True)
 
             def alias_property(rt: Runtime) -> Any:
                 value = rt.vars.get(slot)
-                if type(value) is dict:
+                kind = type(value)
+                if kind is dict:
                     return model.get_property(value, path)
+                reader = direct.get(kind)
+                if reader is not None:
+                    return reader(value)
                 return getter(value, rt)
 
             return alias_property, None
@@ -574,10 +589,17 @@ class LibraryCompiler:
 
     def property_getter(self, path: str) -> Callable[[Any, Runtime], Any]:
         quantity_field = path if path in ("value", "unit") else None
+        # Exact System classes answer `path` with one call (no per-read dict of their fields); the general
+        # code below stays the definition, and subclasses and unknown names still go through it.
+        direct = _direct_system_readers(path, with_model=False)
+        direct_model = _direct_system_readers(path, with_model=True)
 
         def get(value: Any, rt: Runtime) -> Any:
             if value is None:
                 return None
+            reader = (direct_model if rt.model is not None else direct).get(type(value))
+            if reader is not None:
+                return reader(value)
             if quantity_field is not None and type(value) is Quantity:
                 return value.value if quantity_field == "value" else value.unit
             if isinstance(value, dict):
@@ -613,6 +635,8 @@ class LibraryCompiler:
 
     def c_FunctionRef(self, node: A.FunctionRef, scope: Scope) -> tuple[Fn, str | None]:
         fn, typ = self._function_ref(node, scope)
+        if fn in _SELF_LOCATING:
+            return fn, typ
 
         def call(rt: Runtime) -> Any:
             try:
@@ -631,14 +655,14 @@ class LibraryCompiler:
             if scope.lookup(first) is None and first in self.includes and first not in self.defines:
                 library = self.includes[first].compiler
                 operands = operands[1:]
-                return self.call_user(library, node.name, operands, scope, fluent=False, qualified=True)
+                return self.call_user(library, node.name, operands, scope, fluent=False, qualified=True, at=node)
         if node.name in library.functions:
-            return self.call_user(library, node.name, operands, scope, fluent=node.fluent)
+            return self.call_user(library, node.name, operands, scope, fluent=node.fluent, at=node)
         if node.fluent:
             # Fluent functions of included libraries are callable without the library alias.
             for inc in self.includes.values():
                 if any(f.fluent and f.access != "private" for f in inc.compiler.functions.get(node.name, [])):
-                    return self.call_user(inc.compiler, node.name, operands, scope, fluent=True)
+                    return self.call_user(inc.compiler, node.name, operands, scope, fluent=True, at=node)
         from cds_service.cql.functions import SYSTEM_FUNCTIONS
 
         if node.name in SYSTEM_FUNCTIONS:
@@ -646,7 +670,7 @@ class LibraryCompiler:
         raise self.error(f"unknown function {node.name}({', '.join('_' for _ in operands)})")
 
     def call_user(self, comp: "LibraryCompiler", name: str, operands: Sequence[A.Expression], scope: Scope, *,
-                  fluent: bool, qualified: bool = False) -> tuple[Fn, str | None]:
+                  fluent: bool, qualified: bool = False, at: A.Expression | None = None) -> tuple[Fn, str | None]:
         candidates = [f for f in comp.functions.get(name, []) if len(f.operands) == len(operands)]
         if fluent:
             fluent_ones = [f for f in candidates if f.fluent]
@@ -674,7 +698,7 @@ class LibraryCompiler:
             slots = comp.function_slots(fdef)
             if fdef.expression is None:
                 raise CqlUnsupportedError(f"external function {name} has no implementation", self.name, self.current_define)
-            return _make_call(body, slots, arg_fns), (type_name_of(fdef.return_type) if fdef.return_type else None)
+            return _make_call(body, slots, arg_fns, at), (type_name_of(fdef.return_type) if fdef.return_type else None)
         # Several overloads remain: choose by the runtime types of the arguments.
         options = [(f, comp.function_body(f), comp.function_slots(f)) for f in candidates]
         model = self.model
@@ -735,6 +759,8 @@ class LibraryCompiler:
             code_path = found or "code"
         codes_fn = self.fn(node.codes, scope) if node.codes is not None else None
         getter = self.property_getter(code_path) if code_path else None
+        if getter is not None and code_path is not None and self.model is not None:
+            getter = _typed_reader(self.model, data_type, code_path, getter) or getter
         cache_key = ("retrieve", id(node))
 
         def retrieve(rt: Runtime) -> Any:
@@ -764,7 +790,7 @@ class LibraryCompiler:
             out = []
             for r in rows:
                 value = getter(r, rt) if getter else None
-                if _terminology_match(value, codes, valueset):
+                if _terminology_match(value, codes, valueset, rt):
                     out.append(r)
             return out
 
@@ -822,6 +848,14 @@ class LibraryCompiler:
         typ = type_name_of(spec)
 
         fast_class = _SYSTEM_CLASSES.get(typ) if isinstance(spec, A.NamedTypeSpecifier) else None
+        # `O.effective as dateTime`, `O.value as CodeableConcept`: a FHIR type name against a converted
+        # System value. For these exact classes the model's answer depends on the class alone (it is
+        # `fhirmodel._fhir_is`), so it is asked once per class; other values take the general path.
+        fhir_answers: dict[type, bool] | None = None
+        if isinstance(spec, A.NamedTypeSpecifier) and spec.namespace in (None, "FHIR") \
+                and spec.name not in conv.SYSTEM_TYPES and spec.name != "Any" and isinstance(model, fhirmodel.FhirModel):
+            fhir_answers = {}
+        fhir_name = spec.name if isinstance(spec, A.NamedTypeSpecifier) else ""
 
         def as_(rt: Runtime) -> Any:
             value = operand(rt)
@@ -829,6 +863,16 @@ class LibraryCompiler:
                 return None
             if fast_class is not None and type(value) is fast_class:
                 return value
+            if fhir_answers is not None:
+                kind = type(value)
+                if kind in _CLASS_DECIDED:
+                    answer = fhir_answers.get(kind)
+                    if answer is None:
+                        answer = fhir_answers[kind] = fhirmodel.fhir_type_accepts(value, fhir_name)
+                    if answer:
+                        return value
+                    if not strict:
+                        return None
             if value_is(value, spec, model):
                 return value
             if isinstance(spec, A.NamedTypeSpecifier) and spec.name == "Decimal" and _is_num(value):
@@ -940,6 +984,16 @@ class LibraryCompiler:
         if name not in UNARY:
             raise CqlUnsupportedError(f"unsupported operator {name}", self.name, self.current_define)
         impl, result_type = UNARY[name]
+        if name in ("IsNull", "IsTrue", "IsFalse", "Not"):
+            fused = _null_test(node, operand, self, scope)
+            if fused is not None:
+                return fused, "Boolean"
+        if name == "Exists" and isinstance(node.operand, A.Query):
+            from cds_service.cql.query import compile_exists
+
+            exists_fn = compile_exists(self, node.operand, scope, lambda rt: impl(operand(rt)))
+            if exists_fn is not None:
+                return exists_fn, "Boolean"
         if name in ("Negate",) and typ is not None and typ not in ("Integer", "Long", "Decimal", "Quantity"):
             raise self.error(f"cannot negate a {typ}")
 
@@ -965,17 +1019,47 @@ class LibraryCompiler:
         if name == "In" and rt_ in ("ValueSet", "CodeSystem"):
             from cds_service.cql.functions import in_valueset
 
-            return (lambda rt: in_valueset(left(rt), right(rt), rt)), "Boolean"
+            def in_vs(rt: Runtime) -> Any:
+                value, vs = left(rt), right(rt)
+                if type(value) is Concept and type(vs) is Tuple:
+                    # Records repeat their codes, and equal Concepts are one object per evaluation (see
+                    # `_converted_concept`): each (Concept, value set) pair is decided once.
+                    key = ("concept-in-valueset", id(value), id(vs))
+                    cache = rt.cache
+                    hit = cache.get(key)
+                    if hit is not None and hit[0] is value and hit[1] is vs:
+                        return hit[2]
+                    found = in_valueset(value, vs, rt)
+                    cache[key] = (value, vs, found)  # both kept, so their ids stay theirs meanwhile
+                    return found
+                return in_valueset(value, vs, rt)
+
+            return in_vs, "Boolean"
         impl, result_type = binary_impl(name, node.precision, lt, rt_, self)
+        strings = _string_literal_set(node.operands[1]) if name == "In" else None
+        if strings is not None:
+            # `X in {'final', 'amended'}`: list membership by CQL equality is, against non-null String
+            # literals, a set lookup for a String and false for anything else (null included).
+            def in_strings(rt: Runtime) -> Any:
+                value = left(rt)
+                return isinstance(value, str) and value in strings
+
+            return in_strings, "Boolean"
         if name in ("And", "Or", "Implies"):
             # Short-circuit where three-valued logic allows it; the right side is skipped only when it
             # cannot change the answer.
+            # (logic.and_ / logic.or_ inline: these run once per row of every filtering query.)
             if name == "And":
                 def and_(rt: Runtime) -> Any:
                     a = left(rt)
                     if a is False:
                         return False
-                    return logic.and_(a, right(rt))
+                    b = right(rt)
+                    if b is False:
+                        return False
+                    if a is None or b is None:
+                        return None
+                    return True
 
                 return and_, "Boolean"
             if name == "Or":
@@ -983,7 +1067,12 @@ class LibraryCompiler:
                     a = left(rt)
                     if a is True:
                         return True
-                    return logic.or_(a, right(rt))
+                    b = right(rt)
+                    if b is True:
+                        return True
+                    if a is None or b is None:
+                        return None
+                    return False
 
                 return or_, "Boolean"
 
@@ -994,6 +1083,26 @@ class LibraryCompiler:
                 return logic.implies(a, right(rt))
 
             return implies, "Boolean"
+        depth = tm.CALENDAR_DIFFERENCE.get(node.precision or "") if name == "DifferenceBetween" else None
+        if depth is not None:
+            # `difference in days between D and Now()` per row: the calendar shortcut without the dispatch
+            # and guard layers; anything it does not cover goes to the operator as usual.
+            def difference(rt: Runtime) -> Any:
+                a, b = left(rt), right(rt)
+                try:
+                    if type(a) is DateTime and type(b) is DateTime:
+                        try:
+                            found = tm.calendar_difference(a, b, depth)
+                        except (ValueError, OverflowError):
+                            found = None  # the operator below says what went wrong, as it always did
+                        if found is not None:
+                            return found
+                    return impl(a, b)
+                except CqlEvaluationError as exc:
+                    locate(exc, node)
+                    raise
+
+            return difference, result_type
         if isinstance(node.operands[1], (A.Literal, A.Null)):
             # A literal right operand (`O.value > 5 'mg'`) is a constant: no closure call per row.
             const = right(None)  # type: ignore[arg-type]
@@ -1092,6 +1201,18 @@ def _type_matches(static: str, spec: A.TypeSpecifier) -> bool:
 # elements (dicts of the record, never mutated during an evaluation) by identity.
 _MEMO_BY_VALUE = frozenset({str, int, bool})
 _MEMO_BY_ID = frozenset({dict})
+_CODED = frozenset({Code, Concept})
+
+
+def _plain_coded(value: Any) -> bool:
+    """A Code, or Concept of Codes, whose fields are all Strings or null: immutable, and Python equality
+    of two such values is field-by-field String equality, so they key a memo by value
+    (`HoldFor(M.medication as CodeableConcept)` on orders of the same drug is one call)."""
+    if type(value) is Concept:
+        return (value.display is None or type(value.display) is str) and all(_plain_coded(c) for c in value.codes)
+    if type(value) is Code:
+        return all(f is None or type(f) is str for f in (value.code, value.system, value.version, value.display))
+    return False
 
 
 def _memo_key(values: Sequence[Any]) -> tuple[Any, ...] | None:
@@ -1101,7 +1222,7 @@ def _memo_key(values: Sequence[Any]) -> tuple[Any, ...] | None:
         t = type(v)
         if v is None:
             key.append(None)
-        elif t in _MEMO_BY_VALUE:
+        elif t in _MEMO_BY_VALUE or (t in _CODED and _plain_coded(v)):
             key.append((t, v))
         elif t in _MEMO_BY_ID or (isinstance(v, dict) and not isinstance(v, Tuple)):
             key.append(id(v))
@@ -1110,39 +1231,81 @@ def _memo_key(values: Sequence[Any]) -> tuple[Any, ...] | None:
     return tuple(key)
 
 
-def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn]) -> Fn:
+def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn], at: A.Expression | None = None) -> Fn:
     """A call of a user-defined function.
 
     CQL functions are pure: their result depends only on the arguments and on what is fixed per evaluation
     (parameters, Now(), the data). Calls on the same resource (`ObservationDate(O)` from several rules) are
     therefore computed once per evaluation: the result is cached in the evaluation's cache together with
     the arguments themselves, which keeps them alive so an identity key cannot be reused by another object.
+    With `at` (the call's FunctionRef), the one- and two-argument calls name it in their errors themselves
+    (see `locate`), so the call site needs no wrapper of its own; `_SELF_LOCATING` lists those.
     """
     memo_id = object()
     if len(slots) == 1:
         slot, arg = slots[0], arg_fns[0]
 
         def call1(rt: Runtime) -> Any:
-            value = arg(rt)
-            t = type(value)
-            key: Any = None
-            if t is dict or t in _MEMO_BY_VALUE or value is None:
-                key = (memo_id, id(value) if t is dict else (t, value))
-                hit = rt.cache.get(key)
-                if hit is not None:
-                    return hit[1]
-            vars_ = rt.vars
-            old = vars_.get(slot)
-            vars_[slot] = value
             try:
-                result = body(rt)
-            finally:
-                vars_[slot] = old
-            if key is not None:
-                rt.cache[key] = (value, result)
-            return result
+                value = arg(rt)
+                t = type(value)
+                key: Any = None
+                if t is dict or t in _MEMO_BY_VALUE or value is None or (t in _CODED and _plain_coded(value)):
+                    key = (memo_id, id(value) if t is dict else (t, value))
+                    hit = rt.cache.get(key)
+                    if hit is not None:
+                        return hit[1]
+                vars_ = rt.vars
+                old = vars_.get(slot)
+                vars_[slot] = value
+                try:
+                    result = body(rt)
+                finally:
+                    vars_[slot] = old
+                if key is not None:
+                    rt.cache[key] = (value, result)
+                return result
+            except CqlEvaluationError as exc:
+                if at is not None:
+                    locate(exc, at)
+                raise
 
+        if at is not None:
+            _SELF_LOCATING.add(call1)
         return call1
+
+    if len(slots) == 2:
+        slot0, slot1 = slots
+        arg0, arg1 = arg_fns
+
+        def call2(rt: Runtime) -> Any:
+            # `call` below for two arguments, without the per-call lists and loops.
+            try:
+                v0, v1 = arg0(rt), arg1(rt)
+                args_key = _memo_key((v0, v1))
+                if args_key is not None:
+                    key = (memo_id, args_key)
+                    hit = rt.cache.get(key)
+                    if hit is not None:
+                        return hit[1]
+                vars_ = rt.vars
+                old0, old1 = vars_.get(slot0), vars_.get(slot1)
+                vars_[slot0], vars_[slot1] = v0, v1
+                try:
+                    result = body(rt)
+                finally:
+                    vars_[slot0], vars_[slot1] = old0, old1
+                if args_key is not None:
+                    rt.cache[key] = ([v0, v1], result)
+                return result
+            except CqlEvaluationError as exc:
+                if at is not None:
+                    locate(exc, at)
+                raise
+
+        if at is not None:
+            _SELF_LOCATING.add(call2)
+        return call2
 
     def call(rt: Runtime) -> Any:
         values = [a(rt) for a in arg_fns]
@@ -1158,6 +1321,10 @@ def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn]) -> Fn:
         return result
 
     return call
+
+
+# Compiled calls that locate their own errors (weakly held: they live as long as their compiled library).
+_SELF_LOCATING: "weakref.WeakSet[Fn]" = weakref.WeakSet()
 
 
 def _invoke(body: Fn, slots: list[int], values: list[Any], rt: Runtime) -> Any:
@@ -1186,10 +1353,22 @@ def _codes_of(value: Any) -> Iterable[Code]:
     return ()
 
 
-def _terminology_match(value: Any, codes: list[Code] | None, valueset: Any) -> bool:
+def _terminology_match(value: Any, codes: list[Code] | None, valueset: Any, rt: Runtime) -> bool:
+    if valueset is not None and type(value) is Concept:
+        # The rows of a retrieve share a few Concepts (see `_converted_concept`): one answer per pair.
+        key = ("retrieve-concept-in", id(value), id(valueset))
+        hit = rt.cache.get(key)
+        if hit is not None and hit[0] is value and hit[1] is valueset:
+            return hit[2]  # type: ignore[no-any-return]
+        found_in = any(valueset_contains(valueset, c, rt) for c in value.codes)
+        rt.cache[key] = (value, valueset, found_in)
+        return found_in
     found = _codes_of(value)
     if valueset is not None:
-        return any(valueset.contains(c) for c in found)
+        for c in found:
+            if valueset_contains(valueset, c, rt):
+                return True
+        return False
     assert codes is not None
     return any(equivalent(c, want) for c in found for want in codes)
 
@@ -1197,10 +1376,239 @@ def _terminology_match(value: Any, codes: list[Code] | None, valueset: Any) -> b
 _NO_PROPERTY = object()
 
 
+def _null_test(node: A.UnaryExpression, operand: Fn, comp: LibraryCompiler, scope: Scope) -> Fn | None:
+    """`X is null`, `X is true`, `X is false`, `not B` and `X is not null` as one closure each (the
+    nullological and logic operators, inline; they never fail, and an operand's error is located here as
+    the general unary closure would)."""
+    test: Callable[[Any], Any]
+    if isinstance(node, A.IsNull):
+        test = _IS_NULL
+    elif isinstance(node, A.IsTrue):
+        test = _IS_TRUE
+    elif isinstance(node, A.IsFalse):
+        test = _IS_FALSE
+    elif isinstance(node.operand, A.IsNull):
+        inner_node = node.operand
+        inner = comp.fn(inner_node.operand, scope)
+
+        def is_not_null(rt: Runtime) -> Any:
+            try:
+                return inner(rt) is not None
+            except CqlEvaluationError as exc:
+                locate(exc, inner_node)
+                raise
+
+        return is_not_null
+    else:
+        test = logic.not_
+
+    if test is _IS_NULL:
+        def is_null(rt: Runtime) -> Any:
+            try:
+                return operand(rt) is None
+            except CqlEvaluationError as exc:
+                locate(exc, node)
+                raise
+
+        return is_null
+
+    def one_test(rt: Runtime) -> Any:
+        try:
+            return test(operand(rt))
+        except CqlEvaluationError as exc:
+            locate(exc, node)
+            raise
+
+    return one_test
+
+
+def _IS_NULL(value: Any) -> bool:
+    return value is None
+
+
+def _IS_TRUE(value: Any) -> bool:
+    return value is True
+
+
+def _IS_FALSE(value: Any) -> bool:
+    return value is False
+
+
+def _string_literal_set(node: A.Expression) -> frozenset[str] | None:
+    """The values of a list selector made only of String literals (`{'a', 'b'}`), else None."""
+    if not isinstance(node, A.ListSelector) or not node.elements:
+        return None
+    values: list[str] = []
+    for element in node.elements:
+        if not (isinstance(element, A.Literal) and element.value_type == "String" and isinstance(element.value, str)):
+            return None
+        values.append(element.value)
+    return frozenset(values)
+
+
+def _typed_alias_reader(model: Any, alias_type: str | None, path: str, slot: int,
+                        general: Callable[[Any, Runtime], Any]) -> Fn | None:
+    """`Alias.path` for an alias statically typed as a FHIR resource (`O.status` over `[Observation] O`).
+
+    For a dict of that resourceType it applies the element's JSON key(s) and converter directly, as the
+    model's `get_property` would; a CodeableConcept is converted once per JSON object per evaluation (the
+    Runtime keeps the object, so its id stays its own). Anything else goes through the general reader."""
+    keys_of = getattr(model, "element_keys", None)
+    found = keys_of(alias_type, path) if keys_of is not None and alias_type else None
+    if found is None:
+        return None
+    resource_type, keys, is_list = found
+    if is_list:
+        return None
+    if len(keys) == 1:
+        key, convert = keys[0]
+        plain_string = convert is fhirmodel.STRING_CONVERTER
+        concept = convert is fhirmodel.to_concept
+
+        def typed_property(rt: Runtime) -> Any:
+            value = rt.vars.get(slot)
+            if type(value) is dict and value.get("resourceType") == resource_type:
+                raw = value.get(key)
+                if raw is None:
+                    return None
+                kind = type(raw)
+                if kind is str and plain_string:
+                    return raw
+                if kind is dict and concept:
+                    hit = rt.conversions.get(id(raw))  # `_converted_concept`'s memo, read inline
+                    if hit is not None and hit[0] is raw:
+                        return hit[1]
+                    return _converted_concept(raw, rt)
+                if kind is not list:
+                    return convert(raw)
+            return general(value, rt)
+
+        return typed_property
+
+    def typed_choice(rt: Runtime) -> Any:
+        value = rt.vars.get(slot)
+        if type(value) is dict and value.get("resourceType") == resource_type:
+            for key, convert in keys:
+                raw = value.get(key)
+                if raw is not None:
+                    kind = type(raw)
+                    if kind is dict and convert is fhirmodel.to_concept:
+                        return _converted_concept(raw, rt)
+                    if kind is not list:
+                        return convert(raw)
+                    return general(value, rt)
+            return None
+        return general(value, rt)
+
+    return typed_choice
+
+
+def _typed_reader(model: Any, type_name: str, path: str,
+                  general: Callable[[Any, Runtime], Any]) -> Callable[[Any, Runtime], Any] | None:
+    """`value.path` for values statically typed `type_name` (a FHIR resource type) whose element is one
+    CodeableConcept (`code` of a retrieved Condition): the Concept is converted once per evaluation."""
+    keys_of = getattr(model, "element_keys", None)
+    found = keys_of(type_name, path) if keys_of is not None else None
+    if found is None:
+        return None
+    resource_type, keys, is_list = found
+    if is_list or len(keys) != 1 or keys[0][1] is not fhirmodel.to_concept:
+        return None
+    key = keys[0][0]
+
+    def read(value: Any, rt: Runtime) -> Any:
+        if type(value) is dict and value.get("resourceType") == resource_type:
+            raw = value.get(key)
+            if raw is None:
+                return None
+            if type(raw) is dict:
+                return _converted_concept(raw, rt)
+        return general(value, rt)
+
+    return read
+
+
+def _converted_concept(raw: dict[str, Any], rt: Runtime) -> Any:
+    """FHIRHelpers.ToConcept of a CodeableConcept JSON object, once per object per evaluation."""
+    memo = rt.conversions
+    hit = memo.get(id(raw))
+    if hit is not None and hit[0] is raw:
+        return hit[1]
+    content = _concept_content(raw)
+    if content is None:
+        concept = fhirmodel.to_concept(raw)
+    else:
+        # Equal content converts to an equal (immutable) Concept: a record repeats its codes (every INR
+        # result carries the same coding), so one Concept serves all of them in this evaluation.
+        key = ("concept", content)
+        concept = rt.cache.get(key)
+        if concept is None:
+            concept = rt.cache[key] = fhirmodel.to_concept(raw)
+    memo[id(raw)] = (raw, concept)
+    return concept
+
+
+_STR_OR_NONE = (str, type(None))
+
+
+def _concept_content(raw: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What `to_concept(raw)` depends on, when every part is a plain String (or absent): else None, and the
+    caller converts without sharing (a malformed record value must not meet an 'equal' one of another type)."""
+    text = raw.get("text")
+    if type(text) not in _STR_OR_NONE:
+        return None
+    codings = raw.get("coding")
+    if not codings:
+        return (text,)
+    if type(codings) is not list:
+        return None
+    parts: list[Any] = [text]
+    for c in codings:
+        if type(c) is not dict:
+            return None
+        code, system, version, display = c.get("code"), c.get("system"), c.get("version"), c.get("display")
+        if type(code) not in _STR_OR_NONE or type(system) not in _STR_OR_NONE \
+                or type(version) not in _STR_OR_NONE or type(display) not in _STR_OR_NONE:
+            return None
+        parts.append((code, system, version, display))
+    return tuple(parts)
+
+
+def _direct_system_readers(path: str, *, with_model: bool) -> dict[type, Callable[[Any], Any]]:
+    """Readers of `path` on exact System classes, giving what `_system_property` (and, with a model, the
+    model's navigation of FHIR names on converted values: `C.coding`, `Q.code`, `P.start`) gives."""
+    readers: dict[type, Callable[[Any], Any]] = {Tuple: lambda v: v._items.get(path)}
+    if path in ("code", "system", "version", "display"):
+        readers[Code] = _ATTR[path]
+    if path == "codes" or (with_model and path == "coding"):
+        readers[Concept] = lambda v: list(v.codes)
+    elif path == "display" or (with_model and path == "text"):
+        readers[Concept] = lambda v: v.display
+    if path == "value":
+        readers[Quantity] = lambda v: v.value
+    elif path == "unit" or (with_model and path == "code"):
+        readers[Quantity] = lambda v: v.unit
+    interval_field = {"low": "low", "high": "high", "lowClosed": "low_closed", "highClosed": "high_closed"}
+    if with_model:
+        interval_field.update(start="low", end="high")
+    if path in interval_field:
+        readers[Interval] = _ATTR[interval_field[path]]
+    return readers
+
+
+_ATTR: dict[str, Callable[[Any], Any]] = {
+    name: operator.attrgetter(name)
+    for name in ("code", "system", "version", "display", "low", "high", "low_closed", "high_closed")
+}
+
+
 def locate(exc: CqlEvaluationError, node: A.Expression) -> None:
     """Name the innermost failing expression (the define wrapper adds library and define)."""
     if exc.expression is None and node.origin is not None:
         exc.expression, exc.line, exc.column = node.origin
+
+# Exact classes of converted values whose FHIR type membership (`x as dateTime`) depends on the class alone.
+_CLASS_DECIDED = frozenset({bool, Long, int, Decimal, str, DateTime, Date, Time, Quantity, Ratio, Code, Concept})
 
 # Exact classes for `as`/`is` fast paths (Integer excludes bool and Long, so only exact type matches count).
 _SYSTEM_CLASSES: dict[str | None, type] = {

@@ -262,6 +262,9 @@ def _to_long(raw: Any) -> Long | None:
     return None if value is None else Long(value)
 
 
+# The converter of plain string elements (code, id, uri...): its values need no conversion.
+STRING_CONVERTER = _to_str
+
 _CONVERTERS: dict[str, Callable[[Any], Any]] = {
     "boolean": _to_bool,
     "decimal": _decimal,
@@ -501,6 +504,18 @@ class FhirModel:
 
         return get
 
+    def element_keys(self, type_name: str | None, name: str) -> tuple[str, tuple[tuple[str, Callable[[Any], Any]], ...], bool] | None:
+        """(resource type, (JSON key, converter) pairs, is_list) of `type_name.name` when `type_name` is a
+        resource type that has the element: what `get_property` uses for a dict of that resourceType, so a
+        compiled reader can apply it directly. None when the model cannot say statically."""
+        resource_type = _strip_namespace(type_name) if type_name else None
+        if not resource_type or not self.is_resource_type(resource_type):
+            return None
+        accessor = self._accessor(resource_type, name)
+        if accessor is None:
+            return None
+        return resource_type, accessor.keys, accessor.is_list
+
     def path(self, value: Any, dotted: str) -> Any:
         """`value.a.b.c`; a primitive's extensions are reachable as `birthDate.extension` (JSON `_birthDate`)."""
         parent: Any = None
@@ -652,6 +667,11 @@ def _system_is(value: Any, name: str) -> bool:
     if name == "Concept":
         return isinstance(value, Concept)
     return name == "Any"
+
+
+def fhir_type_accepts(value: Any, name: str) -> bool:
+    """`value is name` for a converted System value (not a resource or element) and a FHIR type name."""
+    return _fhir_is(value, name)
 
 
 def _fhir_is(value: Any, name: str) -> bool:

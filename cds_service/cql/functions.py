@@ -86,10 +86,25 @@ def _coalesce(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Sco
         return coalesce_list, None
 
     def coalesce(rt: "Runtime") -> Any:
-        # Lazily: later arguments are evaluated only while the earlier ones are null.
-        return nul.coalesce(f(rt) for f in fns)
+        # Lazily: later arguments are evaluated only while the earlier ones are null (nul.coalesce, inline).
+        for f in fns:
+            value = f(rt)
+            if value is not None:
+                return value
+        return None
 
     return coalesce, typ
+
+
+def _first(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope") -> tuple["Fn", str | None]:
+    general_fn, typ = _FIRST(comp, operands, scope)
+    if len(operands) == 1 and isinstance(operands[0], A.Query):
+        from cds_service.cql.query import compile_first
+
+        fast = compile_first(comp, operands[0], scope, general_fn)
+        if fast is not None:
+            return fast, typ
+    return general_fn, typ
 
 
 def _clock(kind: str) -> CompileFn:
@@ -290,17 +305,43 @@ def in_valueset(value: Any, vs: Any, rt: "Runtime") -> Any:
     if isinstance(value, str):
         return any(c.code == value for c in resolved.codes)
     if isinstance(value, Code):
-        return bool(resolved.contains(value))
+        return valueset_contains(resolved, value, rt)
     if isinstance(value, Concept):
-        return any(resolved.contains(c) for c in value.codes)
+        for code in value.codes:
+            if valueset_contains(resolved, code, rt):
+                return True
+        return False
     if isinstance(value, list):
         return any(in_valueset(v, vs, rt) is True for v in value)
     raise CqlEvaluationError(f"a {conv.system_type_name(value)} cannot be tested against a value set")
 
 
+def valueset_contains(valueset: Any, code: Code, rt: "Runtime") -> bool:
+    """`valueset.contains(code)`, asked once per value set, system and code in an evaluation: a record
+    repeats its codes (every INR result has the same LOINC code), and membership depends on nothing else."""
+    if type(code) is not Code:
+        return bool(valueset.contains(code))
+    system, value, version, display = code.system, code.code, code.version, code.display
+    if not ((system is None or type(system) is str) and (value is None or type(value) is str)
+            and (version is None or type(version) is str) and (display is None or type(display) is str)):
+        # A malformed record value (a number where a code belongs): asked directly, never keyed, so it
+        # cannot meet an 'equal' value of another type (1 == True in Python, not in CQL).
+        return bool(valueset.contains(code))
+    key = ("valueset-contains", id(valueset), system, value, version, display)
+    cache = rt.cache
+    hit = cache.get(key)
+    if hit is not None and hit[0] is valueset:
+        return hit[1]  # type: ignore[no-any-return]
+    found = bool(valueset.contains(code))
+    cache[key] = (valueset, found)  # the value set is kept, so its id is not reused meanwhile
+    return found
+
+
 def _numeric(t: str) -> bool:
     return t in ("Integer", "Long", "Decimal", "Quantity", "Any")
 
+
+_FIRST = _list_arg(lst.first)
 
 SYSTEM_FUNCTIONS: dict[str, CompileFn] = {
     # arithmetic
@@ -358,7 +399,7 @@ SYSTEM_FUNCTIONS: dict[str, CompileFn] = {
     "ReplaceMatches": _simple(st.replace_matches, 3, "String"),
     # lists
     "Exists": _list_arg(lst.exists, "Boolean"),
-    "First": _list_arg(lst.first),
+    "First": _first,
     "Last": _list_arg(lst.last),
     "IndexOf": _list_arg(lst.index_of, "Integer", 2),
     "Skip": _list_arg(lst.skip, None, 2),
@@ -422,4 +463,4 @@ for _target in conv.CONVERTERS:
         (lambda target: (lambda v: conv.converts_to(v, target)))(_target), 1, "Boolean"
     )
 
-__all__ = ["SYSTEM_FUNCTIONS", "in_valueset"]
+__all__ = ["SYSTEM_FUNCTIONS", "in_valueset", "valueset_contains"]

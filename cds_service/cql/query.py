@@ -112,7 +112,15 @@ def compile_query(comp: "LibraryCompiler", node: A.Query, outer: "Scope") -> tup
     simple_filter = single_source and not lets and not relationships and ret is None and aggregate is None
 
     def run(rt: "Runtime") -> Any:
-        source_rows, is_list = rows(rt)
+        if single_source:
+            # rows(), inline: this runs for every query evaluation.
+            value = first_fn(rt)
+            if isinstance(value, list):
+                source_rows, is_list = value, True
+            else:
+                source_rows, is_list = ([] if value is None else [value]), False
+        else:
+            source_rows, is_list = rows(rt)
         if simple_filter:
             # The common `[X] A where ...` shape: one tight loop, no per-row clause dispatch.
             vars_ = rt.vars
@@ -172,6 +180,70 @@ def compile_query(comp: "LibraryCompiler", node: A.Query, outer: "Scope") -> tup
     if single_value:
         return run, ret_type
     return run, f"List<{ret_type}>" if ret_type else "List"
+
+
+def compile_exists(comp: "LibraryCompiler", node: A.Query, outer: "Scope", general: "Fn") -> "Fn | None":
+    """`exists (X A where cond)` that stops at the first row whose condition is true, or None when the
+    query has another shape. A source that is not a list goes through `general` (the compiled query and
+    Exists as usual), so the answer, and any error, stay those of the general path."""
+    if len(node.sources) != 1 or node.lets or node.relationships or node.return_clause is not None \
+            or node.aggregate is not None or node.sort is not None or node.where is None:
+        return None
+    src = node.sources[0]
+    scope = outer.child()
+    source_fn, typ = comp.expr(src.expression, outer)
+    slot = next(_slots)
+    scope.names[src.alias] = slot
+    scope.types[src.alias] = _element_type(typ)
+    where = comp.fn(node.where, scope)
+
+    def exists_where(rt: "Runtime") -> Any:
+        rows = source_fn(rt)
+        if type(rows) is not list:
+            if rows is None:
+                return False
+            return general(rt)
+        vars_ = rt.vars
+        for item in rows:
+            vars_[slot] = item
+            if where(rt) is True and item is not None:
+                return True
+        return False
+
+    return exists_where
+
+
+def compile_first(comp: "LibraryCompiler", node: A.Query, outer: "Scope", general: "Fn") -> "Fn | None":
+    """`First(X A where cond [return expr])` that stops at the first row whose condition is true, or None
+    when the query has another shape (lets, with/without, sort, aggregate, several sources). The first
+    element of the query's list is that row's value (a distinct return keeps first occurrences). A source
+    that is not a list goes through `general` (the compiled query and First as usual)."""
+    if len(node.sources) != 1 or node.lets or node.relationships or node.aggregate is not None \
+            or node.sort is not None:
+        return None
+    src = node.sources[0]
+    scope = outer.child()
+    source_fn, typ = comp.expr(src.expression, outer)
+    slot = next(_slots)
+    scope.names[src.alias] = slot
+    scope.types[src.alias] = _element_type(typ)
+    where = comp.fn(node.where, scope) if node.where is not None else None
+    ret = comp.fn(node.return_clause.expression, scope) if node.return_clause is not None else None
+
+    def first_where(rt: "Runtime") -> Any:
+        rows = source_fn(rt)
+        if type(rows) is not list:
+            if rows is None:
+                return None
+            return general(rt)
+        vars_ = rt.vars
+        for item in rows:
+            vars_[slot] = item
+            if where is None or where(rt) is True:
+                return ret(rt) if ret is not None else item
+        return None
+
+    return first_where
 
 
 def _compile_sort(comp: "LibraryCompiler", clause: A.SortClause, scope: "Scope") -> Callable[[list[Any], "Runtime"], list[Any]]:

@@ -509,7 +509,29 @@ def duration_between(a: Temporal | None, b: Temporal | None, precision: Precisio
 
 def difference_between(a: Temporal | None, b: Temporal | None, precision: PrecisionArg) -> int | Interval | None:
     """`difference in <precision>s between a and b`: boundaries crossed; Interval when uncertain."""
+    depth = CALENDAR_DIFFERENCE.get(precision) if type(precision) is str else None
+    if depth is not None and type(a) is DateTime and type(b) is DateTime:
+        found = calendar_difference(a, b, depth)
+        if found is not None:
+            return found
     return _between(a, b, precision, difference=True)
+
+
+# Precision words whose difference `calendar_difference` computes -> how many components it needs.
+CALENDAR_DIFFERENCE: dict[str, int] = {"day": 3, "days": 3, "hour": 4, "hours": 4}
+
+
+def calendar_difference(a: DateTime, b: DateTime, depth: int) -> int | None:
+    """`difference in days/hours between a and b` (depth 3/4) when both are known that far, else None.
+
+    In the evaluation's offset, the boundaries crossed are those between the calendar days (and hours):
+    no measurement to fill. (Not guarded: it cannot fail on DateTimes, and the compiler calls it per row.)"""
+    parts_a, parts_b = _normalized(a), _normalized(b)
+    if parts_a[depth - 1] is None or parts_b[depth - 1] is None:
+        return None
+    days = (_dt.date(parts_b[0], parts_b[1], parts_b[2]).toordinal()  # type: ignore[arg-type]
+            - _dt.date(parts_a[0], parts_a[1], parts_a[2]).toordinal())  # type: ignore[arg-type]
+    return days if depth == 3 else days * 24 + parts_b[3] - parts_a[3]  # type: ignore[operator]
 
 
 # --------------------------------------------------------------------------------------------------

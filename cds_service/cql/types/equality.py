@@ -71,6 +71,12 @@ def _fields_equal(pairs: list[tuple[Any, Any]]) -> bool | None:
 def equal(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
+    if type(a) is Tuple and type(b) is Tuple:
+        # The Tuple case below on the tuples' own dicts (set operations compare many trace tuples).
+        items_a, items_b = a._items, b._items
+        if items_a.keys() != items_b.keys():
+            return False
+        return _fields_equal([(items_a[key], items_b[key]) for key in items_a])
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b if isinstance(a, bool) and isinstance(b, bool) else False
     if is_number(a) and is_number(b):

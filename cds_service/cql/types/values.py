@@ -582,6 +582,13 @@ class Tuple(Mapping[str, Any]):
         data.update(kwargs)
         self._items = data
 
+    @classmethod
+    def owning(cls, items: dict[str, Any]) -> "Tuple":
+        """A Tuple over `items` itself, not a copy: for a dict built just for it (the engine's selectors)."""
+        made = cls.__new__(cls)
+        made._items = items
+        return made
+
     def __getitem__(self, key: str) -> Any:
         return self._items[key]
 
