@@ -19,6 +19,7 @@ from cds_service.cql.errors import (
 )
 from cds_service.cql.functions import valueset_contains
 from cds_service.cql.operators import arithmetic as ar
+from cds_service.cql.operators import comparison as cmp
 from cds_service.cql.operators import conversion as conv
 from cds_service.cql.operators import intervals as iv
 from cds_service.cql.operators import string as st
@@ -127,7 +128,7 @@ def value_is(value: Any, spec: A.TypeSpecifier, model: Any) -> bool:
         if name == "Vocabulary":
             return isinstance(value, Tuple) and value.get("__type") in ("ValueSet", "CodeSystem")
         if name in ("ValueSet", "CodeSystem") and isinstance(value, Tuple):
-            return value.get("__type") == name
+            return value.get("__type") == name  # type: ignore[no-any-return]
         actual = conv.system_type_name(value)
         if actual == name:
             return True
@@ -788,6 +789,21 @@ class LibraryCompiler:
                 raise CqlEvaluationError(f"cannot retrieve by a {conv.system_type_name(terms)}")
             rows = rt.data.retrieve(data_type, code_path=code_path, codes=codes, valueset=valueset)
             out = []
+            if getter is not None and valueset is not None:
+                # Rows share a few Concepts (see `_converted_concept`): each is matched once per retrieve.
+                # (The entry keeps the Concept, so its id stays its own meanwhile.)
+                matched: dict[int, tuple[Any, bool]] = {}
+                for r in rows:
+                    value = getter(r, rt)
+                    if type(value) is Concept:
+                        hit = matched.get(id(value))
+                        if hit is None or hit[0] is not value:
+                            hit = matched[id(value)] = (value, _terminology_match(value, codes, valueset, rt))
+                        if hit[1]:
+                            out.append(r)
+                    elif _terminology_match(value, codes, valueset, rt):
+                        out.append(r)
+                return out
             for r in rows:
                 value = getter(r, rt) if getter else None
                 if _terminology_match(value, codes, valueset, rt):
@@ -1103,6 +1119,55 @@ class LibraryCompiler:
                     raise
 
             return difference, result_type
+        ordering = _NUMBER_ORDERING.get(name)
+        if ordering is not None and impl is ordering[0]:
+            # `NumberValue(O) > "InrWarning"`, `difference ... <= maxDays`: two Integers/Decimals are ordered
+            # by Python exactly as the operator orders them (`comparison.fast_compare`); everything else,
+            # and any Python failure, goes to the operator itself.
+            python_op = ordering[1]
+
+            def number_ordering(rt: Runtime) -> Any:
+                a, b = left(rt), right(rt)
+                ta, tb = type(a), type(b)
+                if (ta is int or ta is Decimal) and (tb is int or tb is Decimal):
+                    try:
+                        return python_op(a, b)
+                    except ArithmeticError:
+                        pass
+                try:
+                    return impl(a, b)
+                except CqlEvaluationError as exc:
+                    locate(exc, node)
+                    raise
+
+            return number_ordering, result_type
+        if name == "Add":
+            # `'Observation/' + O.id`, the trace texts: two Strings concatenate, as `dispatch._add` does first.
+            def add(rt: Runtime) -> Any:
+                a, b = left(rt), right(rt)
+                if type(a) is str and type(b) is str:
+                    return a + b
+                try:
+                    return impl(a, b)
+                except CqlEvaluationError as exc:
+                    locate(exc, node)
+                    raise
+
+            return add, result_type
+        if name == "Equal" and impl is cmp.equal_:
+            # `O.status = 'final'`, `Count(X) = 1`: what `comparison.equal_` answers first, without the call.
+            def equal_values(rt: Runtime) -> Any:
+                a, b = left(rt), right(rt)
+                ta = type(a)
+                if ta is type(b) and (ta is str or ta is int):
+                    return a == b
+                try:
+                    return impl(a, b)
+                except CqlEvaluationError as exc:
+                    locate(exc, node)
+                    raise
+
+            return equal_values, result_type
         if isinstance(node.operands[1], (A.Literal, A.Null)):
             # A literal right operand (`O.value > 5 'mg'`) is a constant: no closure call per row.
             const = right(None)  # type: ignore[arg-type]
@@ -1127,6 +1192,13 @@ class LibraryCompiler:
 
         return binary, result_type
 
+
+# Ordering operators -> (the operator `binary_impl` gives, the Python operator that agrees with it on two
+# Integers/Decimals: `comparison.fast_compare` orders those by Python's < and >).
+_NUMBER_ORDERING: dict[str, tuple[Callable[[Any, Any], Any], Callable[[Any, Any], Any]]] = {
+    "Less": (cmp.less, operator.lt), "LessOrEqual": (cmp.less_or_equal, operator.le),
+    "Greater": (cmp.greater, operator.gt), "GreaterOrEqual": (cmp.greater_or_equal, operator.ge),
+}
 
 # Unary operators whose result has the operand's type; the others' results are unknown statically.
 _TYPE_PRESERVING = frozenset({"Negate", "Successor", "Predecessor", "Distinct"})
@@ -1202,6 +1274,9 @@ def _type_matches(static: str, spec: A.TypeSpecifier) -> bool:
 _MEMO_BY_VALUE = frozenset({str, int, bool})
 _MEMO_BY_ID = frozenset({dict})
 _CODED = frozenset({Code, Concept})
+# Exact classes `_memo_key` never keys by (neither immutable primitives, Codes nor record dicts).
+_UNMEMOISED = frozenset({Date, DateTime, Time, Decimal, Quantity, Ratio, Interval, Tuple, list, Long})
+_SAME_OBJECT = object()  # marks a memo key by the argument's identity (the entry keeps the argument alive)
 
 
 def _plain_coded(value: Any) -> bool:
@@ -1244,17 +1319,35 @@ def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn], at: A.Expression |
     memo_id = object()
     if len(slots) == 1:
         slot, arg = slots[0], arg_fns[0]
+        null_key = (memo_id, (type(None), None))  # the key `_memo_key` gives a null argument, made once
 
         def call1(rt: Runtime) -> Any:
             try:
                 value = arg(rt)
                 t = type(value)
                 key: Any = None
-                if t is dict or t in _MEMO_BY_VALUE or value is None or (t in _CODED and _plain_coded(value)):
-                    key = (memo_id, id(value) if t is dict else (t, value))
+                same: Any = None
+                if t is dict or t in _MEMO_BY_VALUE or value is None:
+                    key = (memo_id, id(value)) if t is dict else null_key if value is None else (memo_id, (t, value))
                     hit = rt.cache.get(key)
                     if hit is not None:
                         return hit[1]
+                elif t in _CODED:
+                    # A converted CodeableConcept is one object per content per evaluation (see
+                    # `_converted_concept`): the same object is recognised by identity before its value
+                    # (checking and hashing every Code) is looked at.
+                    same = (memo_id, _SAME_OBJECT, id(value))
+                    hit = rt.cache.get(same)
+                    if hit is not None and hit[0] is value:
+                        return hit[1]
+                    if _plain_coded(value):
+                        key = (memo_id, (t, value))
+                        hit = rt.cache.get(key)
+                        if hit is not None:
+                            rt.cache[same] = (value, hit[1])
+                            return hit[1]
+                    else:
+                        same = None
                 vars_ = rt.vars
                 old = vars_.get(slot)
                 vars_[slot] = value
@@ -1264,6 +1357,8 @@ def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn], at: A.Expression |
                     vars_[slot] = old
                 if key is not None:
                     rt.cache[key] = (value, result)
+                    if same is not None:
+                        rt.cache[same] = (value, result)
                 return result
             except CqlEvaluationError as exc:
                 if at is not None:
@@ -1282,7 +1377,14 @@ def _make_call(body: Fn, slots: list[int], arg_fns: list[Fn], at: A.Expression |
             # `call` below for two arguments, without the per-call lists and loops.
             try:
                 v0, v1 = arg0(rt), arg1(rt)
-                args_key = _memo_key((v0, v1))
+                t0, t1 = type(v0), type(v1)
+                # Two Strings (`LatestLocalAt('sins-total', label)`): the key `_memo_key` gives, without its loop.
+                if t0 is str and t1 is str:
+                    args_key: Any = ((str, v0), (str, v1))
+                elif t0 in _UNMEMOISED or t1 in _UNMEMOISED:
+                    args_key = None  # what `_memo_key` answers for these classes (`IsWithinDays(date, 7)`)
+                else:
+                    args_key = _memo_key((v0, v1))
                 if args_key is not None:
                     key = (memo_id, args_key)
                     hit = rt.cache.get(key)

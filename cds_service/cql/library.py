@@ -14,7 +14,7 @@ from cds_service.cql.builder import parse_expression, parse_library
 from cds_service.cql.compiler import LibraryCompiler, Runtime, Scope, value_is
 from cds_service.cql.datasource import DataSource, EmptyDataSource, EmptyValueSetResolver, ValueSetResolver
 from cds_service.cql.errors import CqlError, CqlEvaluationError, CqlSemanticError
-from cds_service.cql.types import DEFAULT_OFFSET, Date, DateTime, Long
+from cds_service.cql.types import DEFAULT_OFFSET, Date, DateTime, Long, Tuple
 
 Loader = Callable[[str, "str | None"], str]
 
@@ -80,10 +80,15 @@ class CompiledLibrary:
         return names
 
     def _parameter_types(self) -> dict[str, A.TypeSpecifier | None]:
+        # Fixed once the library is compiled: worked out on first use, not on every evaluation.
+        found: dict[str, A.TypeSpecifier | None] | None = self.__dict__.get("_declared_parameters")
+        if found is not None:
+            return found
         types: dict[str, A.TypeSpecifier | None] = {}
         for inc in self.includes.values():
             types.update(inc._parameter_types())
         types.update({p.name: p.type_specifier for p in self.ast.parameters})
+        self.__dict__["_declared_parameters"] = types
         return types
 
     def runtime(self, ctx: EvaluationContext) -> Runtime:
@@ -122,6 +127,8 @@ def _coerce_parameter(name: str, value: Any, spec: A.TypeSpecifier | None) -> An
     """
     if value is None:
         return None
+    if _already_declared_type(value, spec):
+        return value
     if isinstance(value, float):
         value = Decimal(str(value))
     if isinstance(value, tuple):
@@ -151,6 +158,19 @@ def _coerce_parameter(name: str, value: Any, spec: A.TypeSpecifier | None) -> An
             raise _parameter_error(name, spec, value)
     return value
 
+
+def _already_declared_type(value: Any, spec: A.TypeSpecifier | None) -> bool:
+    """True when `_coerce_parameter` would return `value` itself after its checks: a Tuple for a Tuple type, or
+    a String/Boolean/Integer/Decimal of exactly that class for that System type (decided by class alone)."""
+    kind = type(value)
+    if kind is Tuple:
+        return type(spec) is A.TupleTypeSpecifier
+    return type(spec) is A.NamedTypeSpecifier and _PLAIN_CLASSES.get(kind) == spec.name \
+        and spec.namespace in (None, "System")
+
+
+# Exact Python classes that are, as they stand, the System type named (bool is not an Integer here).
+_PLAIN_CLASSES: dict[type, str] = {str: "String", bool: "Boolean", int: "Integer", Decimal: "Decimal"}
 
 _PARAMETER_CLASSES = frozenset({"Boolean", "Integer", "Long", "Decimal", "String", "Date", "DateTime", "Time",
                                 "Quantity", "Ratio", "Code", "Concept"})

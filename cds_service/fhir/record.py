@@ -49,22 +49,27 @@ def _codings(value: Any) -> Iterator[dict[str, Any]]:
 class PatientRecord:
     """Everything gathered for one hook call, indexed; implements `cds_service.cql.datasource.DataSource`."""
 
-    __slots__ = ("resources", "_by_type", "_by_code", "_by_ref", "_patient", "_vs_cache")
+    __slots__ = ("resources", "_by_type", "_by_code", "_by_ref", "_full_urls", "_patient", "_vs_cache")
 
     def __init__(self, resources: Iterable[dict[str, Any]]) -> None:
         self.resources: list[dict[str, Any]] = []
         self._by_type: dict[str, list[dict[str, Any]]] = {}
-        self._by_ref: dict[str, dict[str, Any]] = {}
+        # `Type/id` (then bundle fullUrl) -> resource: built on the first reference resolved, since most
+        # requests resolve none and the keys cost a string per resource.
+        self._by_ref: dict[str, dict[str, Any]] | None = None
+        self._full_urls: list[tuple[str, dict[str, Any]]] = []
         self._patient: dict[str, Any] | None = None
+        kept, by_type = self.resources, self._by_type
         for resource in _flatten(resources):
             resource_type = resource.get("resourceType")
             if not isinstance(resource_type, str):
                 continue
-            self.resources.append(resource)
-            self._by_type.setdefault(resource_type, []).append(resource)
-            resource_id = resource.get("id")
-            if isinstance(resource_id, str):
-                self._by_ref.setdefault(f"{resource_type}/{resource_id}", resource)
+            kept.append(resource)
+            same_type = by_type.get(resource_type)
+            if same_type is None:
+                by_type[resource_type] = [resource]
+            else:
+                same_type.append(resource)
             if resource_type == "Patient" and self._patient is None:
                 self._patient = resource
         # type -> (system, code) -> resources in record order; built lazily per type on first coded retrieve,
@@ -78,7 +83,7 @@ class PatientRecord:
                      and isinstance(entry.get("resource"), dict))
         for entry in bundle.get("entry") or ():
             if isinstance(entry, dict) and isinstance(entry.get("fullUrl"), str) and isinstance(entry.get("resource"), dict):
-                record._by_ref.setdefault(entry["fullUrl"], entry["resource"])
+                record._full_urls.append((entry["fullUrl"], entry["resource"]))
         return record
 
     def __len__(self) -> int:
@@ -107,15 +112,29 @@ class PatientRecord:
                 if isinstance(contained, dict) and contained.get("id") == reference[1:]:
                     return contained
             return None
-        found = self._by_ref.get(reference)
+        refs = self._refs()
+        found = refs.get(reference)
         if found is not None:
             return found
         parts = reference.rstrip("/").split("/")
         if "_history" in parts:
             parts = parts[: parts.index("_history")]
         if len(parts) >= 2:
-            return self._by_ref.get(f"{parts[-2]}/{parts[-1]}")
+            return refs.get(f"{parts[-2]}/{parts[-1]}")
         return None
+
+    def _refs(self) -> dict[str, dict[str, Any]]:
+        refs = self._by_ref
+        if refs is None:
+            refs = {}
+            for resource in self.resources:
+                resource_id = resource.get("id")
+                if isinstance(resource_id, str):
+                    refs.setdefault(f"{resource['resourceType']}/{resource_id}", resource)
+            for full_url, resource in self._full_urls:
+                refs.setdefault(full_url, resource)
+            self._by_ref = refs
+        return refs
 
     # -- DataSource ---------------------------------------------------------------------------------------
 
@@ -159,14 +178,14 @@ class PatientRecord:
         if index is not None:
             return index
         index = {}
-        json_keys = _CODE_KEYS.get(path, (path,))
+        json_keys = [(key, key.endswith("Reference")) for key in _CODE_KEYS.get(path, (path,))]
         for resource in self._by_type.get(resource_type, ()):
             seen: set[_CodeKey] | None = None
-            for json_key in json_keys:
+            for json_key, is_reference in json_keys:
                 value = resource.get(json_key)
                 if value is None:
                     continue
-                if json_key.endswith("Reference"):
+                if is_reference:
                     target = self.get(value, within=resource)
                     value = target.get("code") if target is not None else None
                 # The common shape (a CodeableConcept with a coding list) without the generic walk.
@@ -180,11 +199,16 @@ class PatientRecord:
                     system = coding.get("system")
                     key = (system if type(system) is str else None, code)
                     if seen is None:
-                        seen = set()
+                        seen = {key}
                     elif key in seen:
                         continue
-                    seen.add(key)
-                    index.setdefault(key, []).append(resource)
+                    else:
+                        seen.add(key)
+                    holders = index.get(key)
+                    if holders is None:
+                        index[key] = [resource]
+                    else:
+                        holders.append(resource)
         self._by_code[resource_type] = index
         return index
 

@@ -526,7 +526,19 @@ def calendar_difference(a: DateTime, b: DateTime, depth: int) -> int | None:
 
     In the evaluation's offset, the boundaries crossed are those between the calendar days (and hours):
     no measurement to fill. (Not guarded: it cannot fail on DateTimes, and the compiler calls it per row.)"""
-    parts_a, parts_b = _normalized(a), _normalized(b)
+    # `_normalized`, inline for the usual values: no time of day, no offset, or already the evaluation's.
+    target = None
+    if a.hour is None or a.offset is None:
+        parts_a: tuple[int | None, ...] = (a.year, a.month, a.day, a.hour)
+    else:
+        target = default_offset()
+        parts_a = (a.year, a.month, a.day, a.hour) if a.offset == target else _shifted(a, target)
+    if b.hour is None or b.offset is None:
+        parts_b: tuple[int | None, ...] = (b.year, b.month, b.day, b.hour)
+    else:
+        if target is None:
+            target = default_offset()
+        parts_b = (b.year, b.month, b.day, b.hour) if b.offset == target else _shifted(b, target)
     if parts_a[depth - 1] is None or parts_b[depth - 1] is None:
         return None
     days = (_dt.date(parts_b[0], parts_b[1], parts_b[2]).toordinal()  # type: ignore[arg-type]

@@ -71,7 +71,10 @@ def _fields_equal(pairs: list[tuple[Any, Any]]) -> bool | None:
 def equal(a: Any, b: Any) -> bool | None:
     if a is None or b is None:
         return None
-    if type(a) is Tuple and type(b) is Tuple:
+    kind = type(a)
+    if kind is type(b) and (kind is str or kind is int):
+        return a == b  # type: ignore[no-any-return]  # as the String and number cases below, for these classes
+    if kind is Tuple and type(b) is Tuple:
         # The Tuple case below on the tuples' own dicts (set operations compare many trace tuples).
         items_a, items_b = a._items, b._items
         if items_a.keys() != items_b.keys():

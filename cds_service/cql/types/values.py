@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as _dt
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, ValuesView
 from contextvars import ContextVar
 from dataclasses import dataclass
 from decimal import Decimal
@@ -597,6 +597,22 @@ class Tuple(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._items)
+
+    # The Mapping mixins go through __getitem__/__iter__ one element at a time; these read the dict directly.
+    def get(self, key: str, default: Any = None) -> Any:
+        return self._items.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._items
+
+    def keys(self) -> KeysView[str]:
+        return self._items.keys()
+
+    def items(self) -> ItemsView[str, Any]:
+        return self._items.items()
+
+    def values(self) -> ValuesView[Any]:
+        return self._items.values()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Tuple):

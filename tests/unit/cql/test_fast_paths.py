@@ -390,3 +390,159 @@ parameter "B" DateTime
 define "Days": difference in days between "A" and "B"
 define "Hours": difference in hours between "A" and "B"
 """)
+
+
+# -- ordering, equality and String + on the compiled binary operators ---------------------------------------
+
+from cds_service.cql import library as L  # noqa: E402
+from cds_service.cql.dispatch import binary_impl  # noqa: E402
+from cds_service.cql.operators import comparison as cmp  # noqa: E402
+
+operands = st.one_of(
+    st.none(), st.integers(-3, 3), st.sampled_from([Decimal("1.0"), Decimal("-2.50"), Decimal("0.00000001")]),
+    st.booleans(), st.sampled_from(["", "a", "b", "1"]), st.just(Long(2)), st.just(Quantity(Decimal(1), "mg")),
+    st.just(DateTime(2026, 1, 1)), st.just(Interval(1, 3, True, True, "Integer")),
+)
+
+_OPERATORS = compile_library("""library Main
+parameter "A" System.Any
+parameter "B" System.Any
+define "Less": "A" < "B"
+define "LessOrEqual": "A" <= "B"
+define "Greater": "A" > "B"
+define "GreaterOrEqual": "A" >= "B"
+define "Equal": "A" = "B"
+define "Add": "A" + "B"
+""")
+
+
+def _outcome(thunk: Any) -> tuple[str, Any]:
+    try:
+        return "value", thunk()
+    except CqlEvaluationError:
+        return "error", None
+
+
+@settings(max_examples=400, deadline=None)
+@given(operands, operands)
+def test_compiled_ordering_equality_and_add_answer_as_their_operators(a: Any, b: Any) -> None:
+    general = {"Less": cmp.less, "LessOrEqual": cmp.less_or_equal, "Greater": cmp.greater,
+               "GreaterOrEqual": cmp.greater_or_equal, "Equal": cmp.equal_,
+               "Add": binary_impl("Add", None, None, None, None)[0]}
+    for name, operator_ in general.items():
+        got = _outcome(lambda: _OPERATORS.evaluate(EvaluationContext(parameters={"A": a, "B": b}, now=NOW),
+                                                   [name])[name])
+        want = _outcome(lambda: operator_(a, b))
+        assert got == want, name
+        if got[0] == "value":
+            assert type(got[1]) is type(want[1]), name
+
+
+# -- memoised calls on a converted CodeableConcept: the same object is recognised by identity --------------
+
+codings = st.lists(st.fixed_dictionaries({}, optional={
+    "system": st.sampled_from(["http://a", "http://b", 7]), "code": st.sampled_from(["x", "y", True]),
+    "display": st.sampled_from(["d", None])}), max_size=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.one_of(st.none(), codings), max_size=6))
+def test_function_calls_on_codeable_concepts_answer_as_the_inline_expression(codes_: list[Any]) -> None:
+    obs = [{"resourceType": "Observation", "id": str(i), **({} if c is None else {"code": {"coding": c}})}
+           for i, c in enumerate(codes_)]
+    obs += obs[:2]  # the same resources again: memo hits
+    lib = compile_library("""library Main
+using FHIR version '4.0.1'
+context Patient
+define function "HasA"(cc FHIR.CodeableConcept): exists (cc.coding C where C.system = 'http://a')
+define function "FirstCode"(cc FHIR.CodeableConcept): First(cc.coding C return C.code)
+define "ByCall": [Observation] O return all { "HasA"(O.code), "HasA"(O.code) }
+define "Inline": [Observation] O return all { exists (O.code.coding C where C.system = 'http://a'),
+  exists (O.code.coding C where C.system = 'http://a') }
+define "CodeByCall": [Observation] O return all "FirstCode"(O.code)
+define "CodeInline": [Observation] O return all First(O.code.coding C return C.code)
+""")
+    out = lib.evaluate(EvaluationContext(data=ListDataSource(obs), now=NOW),
+                       ["ByCall", "Inline", "CodeByCall", "CodeInline"])
+    assert out["ByCall"] == out["Inline"]
+    assert out["CodeByCall"] == out["CodeInline"]
+
+
+# -- Tuple reads and parameter coercion shortcuts ---------------------------------------------------------
+
+
+@given(st.dictionaries(st.sampled_from(["a", "b", "c"]), st.one_of(st.none(), st.integers())),
+       st.sampled_from(["a", "b", "z"]))
+def test_tuple_reads_agree_with_the_mapping_interface(items: dict[str, Any], key: str) -> None:
+    from collections.abc import Mapping
+
+    t_ = Tuple(items)
+    assert t_.get(key) == Mapping.get(t_, key) and t_.get(key, 5) == Mapping.get(t_, key, 5)
+    assert (key in t_) == Mapping.__contains__(t_, key)
+    assert list(t_.keys()) == list(Mapping.keys(t_))
+    assert list(t_.items()) == list(Mapping.items(t_))
+    assert list(t_.values()) == list(Mapping.values(t_))
+
+
+_SPECS = [A.NamedTypeSpecifier(ns, n) for n in ("String", "Boolean", "Integer", "Decimal", "Long", "Any", "Code")
+          for ns in (None, "System")] + [A.TupleTypeSpecifier(()), A.ListTypeSpecifier(A.NamedTypeSpecifier(None, "Integer"))]
+
+
+@given(st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.just(Decimal("1.5")), st.text(max_size=2),
+                 st.just(1.5), st.just(Tuple(a=1)), st.just(Long(3))), st.sampled_from(_SPECS))
+def test_parameters_already_of_their_type_are_what_the_coercion_gives(value: Any, spec: A.TypeSpecifier) -> None:
+    if not L._already_declared_type(value, spec):
+        return
+    original = L._already_declared_type
+    try:
+        L._already_declared_type = lambda v, s: False  # type: ignore[assignment]
+        general = _outcome(lambda: L._coerce_parameter("P", value, spec))
+    finally:
+        L._already_declared_type = original  # type: ignore[assignment]
+    assert general == ("value", value) and general[1] is value
+
+
+# -- a retrieve by value set matches each shared Concept once --------------------------------------------
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), codings), max_size=8))
+def test_retrieve_by_value_set_keeps_the_rows_whose_code_is_in_it(codes_: list[Any]) -> None:
+    from tests.unit.cql.conftest import SimpleValueSet
+
+    obs = [{"resourceType": "Observation", "id": str(i), **({} if c is None else {"code": {"coding": c}})}
+           for i, c in enumerate(codes_)]
+    obs += obs[:3]
+    lib = compile_library("""library Main
+using FHIR version '4.0.1'
+valueset "VS": 'vs'
+context Patient
+define "Retrieved": [Observation: "VS"] O return all O.id
+define "Filtered": [Observation] O where O.code in "VS" return all O.id
+""")
+
+    class Resolver:
+        def resolve(self, id_or_url: str) -> Any:
+            return SimpleValueSet((Code("x", "http://a"), Code("y", "http://b")))
+
+    out = lib.evaluate(EvaluationContext(data=ListDataSource(obs), valuesets=Resolver(), now=NOW),
+                       ["Retrieved", "Filtered"])
+    assert out["Retrieved"] == out["Filtered"]
+
+
+def test_classes_the_two_argument_call_skips_are_never_memo_keys() -> None:
+    samples = [Date(2020), DateTime(2020, 1, 2, 3), Time(1), Decimal(1), Quantity(Decimal(1), "mg"),
+               Ratio(Quantity(Decimal(1), "mg"), Quantity(Decimal(2), "mL")), Interval(1, 2, True, True, "Integer"),
+               Tuple(a=1), [1], Long(3)]
+    assert {type(v) for v in samples} == set(C._UNMEMOISED)
+    for v in samples:
+        assert C._memo_key([v]) is None and C._memo_key(["a", v]) is None
+
+
+@given(st.one_of(st.integers(), st.text(max_size=3)), st.one_of(st.integers(), st.text(max_size=3)))
+def test_equality_of_two_strings_or_integers_is_the_general_answer(a: Any, b: Any) -> None:
+    from cds_service.cql.types import equality
+
+    general = (Decimal(a) == Decimal(b)) if type(a) is int and type(b) is int else \
+        (a == b) if type(a) is str and type(b) is str else equality.equal([a], [b])
+    assert equality.equal(a, b) == general
