@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from cds_service.cql.types import Tuple
 from cds_service.services.vertebral.orders import OrderLine, sort_levels
 
 # a.4: severity precedence per level, worst first.
@@ -22,7 +23,14 @@ MISSING_RULES: dict[str, tuple[str, ...]] = {
 
 def plain(value: Any) -> Any:
     """CQL values -> JSON-able Python: Tuples to dicts, temporal values to ISO text, Decimals kept."""
-    if value is None or isinstance(value, (str, bool, int, float)):
+    kind = type(value)
+    if kind is str or value is None or kind is bool or kind is int or kind is float:
+        return value  # the exact classes first: this runs for every value of the results
+    if kind is list:
+        return [plain(v) for v in value]
+    if kind is Tuple:
+        return {k if type(k) is str else str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (str, bool, int, float)):
         return value
     if isinstance(value, Mapping):
         return {str(k): plain(v) for k, v in value.items()}

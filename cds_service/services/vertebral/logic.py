@@ -91,8 +91,9 @@ def _trace(session: Session) -> list[TraceRow]:
 
 
 def run(active: ActiveConfig, data: Any, order_resources: Sequence[dict[str, Any]], *, now: datetime, hook: str,
-        patient_id: str, encounter_id: str | None) -> Evaluation:
-    """The whole pipeline for the vertebral augmentation orders of one hook call."""
+        patient_id: str, encounter_id: str | None, with_trace: bool = True) -> Evaluation:
+    """The whole pipeline for the vertebral augmentation orders of one hook call (the criterion trace is built
+    only `with_trace`: the hook answer does not carry it)."""
     config = active.config
     lines: list[OrderLine] = [read_order(r, config) for r in order_resources]
     levels = sort_levels(lv for ln in lines for lv in ln.levels)
@@ -114,14 +115,14 @@ def run(active: ActiveConfig, data: Any, order_resources: Sequence[dict[str, Any
     cards = [build_card(ctx, f) for f in findings]
     wire_findings = [c.extension["org.vertebral-augmentation-cds.finding"] for c in cards if c.extension]
     return Evaluation(result=HandlerResult(cards=cards, findings=wire_findings),
-                      trace=[row.to_json() for row in _trace(session)] if session else [],
+                      trace=[row.to_json() for row in _trace(session)] if session and with_trace else [],
                       levels={lr.level: lr.status for lr in session.levels} if session else {})
 
 
 def evaluate(call: HookCall, orders: list[dict[str, Any]]) -> HandlerResult:
     """Hook handler entry (services/vertebral/service.py): cards and findings for the VA draft orders."""
     return run(call.config, call.record, orders, now=call.now, hook=call.hook, patient_id=call.patient_id,
-               encounter_id=call.encounter_id).result
+               encounter_id=call.encounter_id, with_trace=False).result
 
 
 class ResourceListSource:
