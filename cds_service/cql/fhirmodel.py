@@ -641,32 +641,19 @@ def _strip_namespace(type_name: str) -> str:
     return type_name
 
 
+_SYSTEM_CLASSES: dict[str, type | tuple[type, ...]] = {
+    "Boolean": bool, "Long": Long, "Decimal": Decimal, "String": str, "Date": Date, "DateTime": DateTime,
+    "Time": Time, "Quantity": Quantity, "Ratio": Ratio, "Code": Code, "Concept": Concept,
+}
+
+
 def _system_is(value: Any, name: str) -> bool:
-    if name == "Boolean":
-        return isinstance(value, bool)
-    if name == "Integer":
+    if name == "Integer":  # bool and Long are ints to Python, not Integers to CQL
         return isinstance(value, int) and not isinstance(value, (bool, Long))
-    if name == "Long":
-        return isinstance(value, Long)
-    if name == "Decimal":
-        return isinstance(value, Decimal)
-    if name == "String":
-        return isinstance(value, str)
-    if name == "Date":
-        return isinstance(value, Date)
-    if name == "DateTime":
-        return isinstance(value, DateTime)
-    if name == "Time":
-        return isinstance(value, Time)
-    if name == "Quantity":
-        return isinstance(value, Quantity)
-    if name == "Ratio":
-        return isinstance(value, Ratio)
-    if name == "Code":
-        return isinstance(value, Code)
-    if name == "Concept":
-        return isinstance(value, Concept)
-    return name == "Any"
+    cls = _SYSTEM_CLASSES.get(name)
+    if cls is None:
+        return name == "Any"
+    return isinstance(value, cls)
 
 
 def fhir_type_accepts(value: Any, name: str) -> bool:

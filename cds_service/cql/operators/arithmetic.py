@@ -233,28 +233,24 @@ def _to_int_result(value: Decimal) -> int | None:
     return number if INT_MIN <= number <= INT_MAX else None
 
 
-def ceiling(a: Any) -> Any:
+def _to_integral(a: Any, rounding: str) -> Any:
     if a is None:
         return None
     if _is_int(a):
         return a
-    return _to_int_result(_dec(a).to_integral_value(rounding=ROUND_CEILING))
+    return _to_int_result(_dec(a).to_integral_value(rounding=rounding))
+
+
+def ceiling(a: Any) -> Any:
+    return _to_integral(a, ROUND_CEILING)
 
 
 def floor(a: Any) -> Any:
-    if a is None:
-        return None
-    if _is_int(a):
-        return a
-    return _to_int_result(_dec(a).to_integral_value(rounding=ROUND_FLOOR))
+    return _to_integral(a, ROUND_FLOOR)
 
 
 def truncate(a: Any) -> Any:
-    if a is None:
-        return None
-    if _is_int(a):
-        return a
-    return _to_int_result(_dec(a).to_integral_value(rounding=ROUND_DOWN))
+    return _to_integral(a, ROUND_DOWN)
 
 
 def round_(a: Any, precision: Any = None) -> Any:
