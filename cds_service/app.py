@@ -22,6 +22,7 @@ from cds_service.errors import (
     ServiceUnavailableError,
 )
 from cds_service.fhir.client import make_session
+from cds_service.hooks.audit import InFlight
 from cds_service.hooks.routes import bp as hooks_bp
 from cds_service.hooks.state import EXTENSION_KEY, ServiceState
 from cds_service.services.registry import ServiceRegistry, default_registry
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None, config_provider: Any | None = N
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.compact = True  # type: ignore[attr-defined]
     app.extensions[EXTENSION_KEY] = state
+    # The audit writer waits for gaps between requests (cds_service/hooks/audit.py).
+    app.wsgi_app = InFlight(app.wsgi_app, state.audit)  # type: ignore[method-assign]
     app.register_blueprint(hooks_bp)
     _register_other_layers(app)
     _register_health(app)

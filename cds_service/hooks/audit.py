@@ -2,8 +2,10 @@
 
 A single background thread per process writes audit rows and issued cards in order, so the clinician's
 answer never waits on the database (the write was ~40 % of the protocol overhead when done inline).
-When the queue is full the caller writes synchronously (back-pressure, never a dropped audit row);
-`flush()` waits for the queue to drain (tests, worker shutdown).
+It also keeps out of the way of the requests themselves: it writes when no request is in flight in the
+process (`InFlight` tells it; at most `_IDLE_WAIT_S` later under constant load), and everything queued by
+then in one transaction. When the queue is full the caller writes synchronously (back-pressure, never a
+dropped audit row); `flush()` waits for the queue to drain (tests, worker shutdown).
 """
 
 from __future__ import annotations
@@ -12,13 +14,18 @@ import logging
 import queue
 import threading
 from collections.abc import Sequence
+from typing import Any
+
+from werkzeug.wsgi import ClosingIterator
 
 from cds_service.store.db import Store
-from cds_service.store.protocol import Invocation, IssuedCard, record_hook_call
+from cds_service.store.protocol import Invocation, IssuedCard, record_hook_calls
 
 log = logging.getLogger(__name__)
 
 _QUEUE_SIZE = 1000
+_IDLE_WAIT_S = 0.25  # longest a queued record waits for a gap between requests
+_BATCH = 200         # records written per transaction at most
 
 
 class AuditWriter:
@@ -27,13 +34,31 @@ class AuditWriter:
         self._queue: queue.Queue[tuple[Invocation, Sequence[IssuedCard]] | None] = queue.Queue(_QUEUE_SIZE)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        # Requests being served by this process (see `serving`): the writer waits for a gap between them.
+        self._in_flight = 0
+        self._idle = threading.Condition()
+
+    # -- request tracking ---------------------------------------------------------------------------------
+
+    def request_started(self) -> None:
+        with self._idle:
+            self._in_flight += 1
+
+    def request_finished(self) -> None:
+        with self._idle:
+            self._in_flight -= 1
+            if self._in_flight <= 0:
+                self._in_flight = 0
+                self._idle.notify_all()
+
+    # -- writing ----------------------------------------------------------------------------------------------
 
     def submit(self, invocation: Invocation, cards: Sequence[IssuedCard]) -> None:
         self._ensure_thread()
         try:
             self._queue.put_nowait((invocation, cards))
         except queue.Full:
-            self._write(invocation, cards)
+            self._write([(invocation, cards)])
 
     def flush(self, timeout: float = 10.0) -> None:
         """Block until every submitted record is written (or `timeout` passes)."""
@@ -55,23 +80,67 @@ class AuditWriter:
 
     def _run(self) -> None:
         while True:
-            item = self._queue.get()
-            if item is None:
+            first = self._queue.get()
+            if first is None:
                 return
-            invocation, cards = item
-            if isinstance(invocation, _Marker):
-                invocation.done.set()
-                continue
-            self._write(invocation, cards)
+            if not isinstance(first[0], _Marker):
+                # The write costs CPU and, in Python, the GIL: done while a request is being computed it
+                # slows that request. Wait for a moment when none is in flight (bounded, so a busy worker
+                # still writes), then write everything queued by then in one transaction.
+                with self._idle:
+                    self._idle.wait_for(lambda: self._in_flight == 0, timeout=_IDLE_WAIT_S)
+            batch = [first]
+            stop = False
+            while len(batch) < _BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            records = [item for item in batch if not isinstance(item[0], _Marker)]
+            if records:
+                self._write(records)
+            for item in batch:
+                if isinstance(item[0], _Marker):
+                    item[0].done.set()
+            if stop:
+                return
 
-    def _write(self, invocation: Invocation, cards: Sequence[IssuedCard]) -> None:
+    def _write(self, records: Sequence[tuple[Invocation, Sequence[IssuedCard]]]) -> None:
         try:
-            record_hook_call(self._store, invocation, cards)
+            record_hook_calls(self._store, records)
         except Exception as exc:  # the audit must never take the service down; say so loudly
-            log.error("audit write failed hookInstance=%s error=%s", invocation.hook_instance, type(exc).__name__)
+            if len(records) > 1:
+                # One bad row must not cost the others: write them one by one.
+                for record in records:
+                    self._write([record])
+                return
+            log.error("audit write failed hookInstance=%s error=%s", records[0][0].hook_instance,
+                      type(exc).__name__)
 
 
 class _Marker:
     def __init__(self, done: threading.Event) -> None:
         self.done = done
         self.hook_instance = "-"
+
+
+class InFlight:
+    """WSGI middleware: tells the audit writer when a request starts and when its response has been sent
+    (the server closes the response iterable after the last byte)."""
+
+    def __init__(self, app: Any, writer: AuditWriter) -> None:
+        self.app = app
+        self.writer = writer
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        self.writer.request_started()
+        try:
+            result = self.app(environ, start_response)
+        except BaseException:
+            self.writer.request_finished()
+            raise
+        return ClosingIterator(result, [self.writer.request_finished])

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 from cds_service.errors import BadRequestError, CdsServiceError, InternalError, NotFoundError
 from cds_service.fhir.record import PatientRecord
 from cds_service.fhir.resources import read_draft_orders
@@ -53,6 +55,11 @@ def lookup_service(state: ServiceState, service_id: str) -> CdsService:
 def decode_body(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequestError("the request body is empty; a JSON object is required", field="(body)")
+    try:
+        return orjson.loads(raw)  # the same values as json.loads, in about half the time for a large prefetch
+    except orjson.JSONDecodeError:
+        pass  # json.loads below: the same error message (line and column) for every invalid body, and
+        # it accepts what orjson refuses in valid JSON (integers beyond 64 bits)
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
