@@ -220,6 +220,9 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--service", default="vertebral-augmentation-select",
                         help="service id to call (protocol-echo-select measures the protocol layer alone)")
+    parser.add_argument("--engine", choices=("both", "compiled", "pure"), default="both",
+                        help="CQL engine build of the service: compiled (cds-service accel build, built here when "
+                             "missing), pure Python, or both side by side in the same interleaved run")
     parser.add_argument("--write-docs", action="store_true", help="write the results into docs/benchmarks.md")
     parser.add_argument("--serve-bare", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -227,6 +230,11 @@ def main() -> int:
         serve_bare(args.serve_bare, args.workers, args.threads)
         return 0
 
+    engines = ("compiled", "pure") if args.engine == "both" else (args.engine,)
+    if "compiled" in engines:
+        from cds_service import accel
+
+        print(f"compiled engine: {accel.build()}", file=sys.stderr)
     record = synthetic_record()
     prefetch = prefetch_for(record)
     body_size = len(json.dumps(hook_body(prefetch)))
@@ -240,30 +248,35 @@ def main() -> int:
     if args.service.startswith("protocol-echo"):
         env.update({"CDS_SERVICE_MODULES": "tests.protocol_services",
                     "PYTHONPATH": os.pathsep.join(p for p in (str(REPO), os.environ.get("PYTHONPATH")) if p)})
-    ours = fhir = None
+    services: dict[str, ServiceProcess] = {}
+    fhir = None
     try:
         _wait_http_ok(f"http://127.0.0.1:{bare_port}/healthz", bare, work / "bare.log", 60)
-        ours = ServiceProcess.start(work / "service", workers=args.workers, threads=args.threads, env=env)
+        for engine in engines:
+            # `require` refuses to start without the compiled build, so a compiled run cannot silently be pure.
+            services[engine] = ServiceProcess.start(
+                work / f"service-{engine}", workers=args.workers, threads=args.threads,
+                env={**env, "CDS_CQL_ACCEL": "require" if engine == "compiled" else "off"})
         fhir = FhirServer.start(work / "fhir")
         fhir.load_bundle({"resourceType": "Bundle", "type": "transaction", "entry": [
             {"resource": r, "request": {"method": "PUT", "url": f"{r['resourceType']}/{r['id']}"}} for r in record]})
 
-        ours_url = ours.url(f"cds-services/{args.service}")
+        urls = {engine: proc.url(f"cds-services/{args.service}") for engine, proc in services.items()}
         bare_url = f"http://127.0.0.1:{bare_port}/cds-services/{args.service}"
         with_prefetch = lambda: hook_body(prefetch)  # noqa: E731
         no_prefetch = lambda: hook_body(None, fhir)  # noqa: E731
-        bare_ms, ours_ms = interleaved_latencies([bare_url, ours_url], with_prefetch, args.requests)
-        (fallback_ms,) = interleaved_latencies([ours_url], no_prefetch, max(50, args.requests // 3), warmup=5)
-        results = [
-            summary("bare Flask (parse + fixed card)", bare_ms,
-                    throughput(bare_url, with_prefetch, args.seconds, args.clients)),
-            summary(f"cds-service {args.service}, prefetch", ours_ms,
-                    throughput(ours_url, with_prefetch, args.seconds, args.clients)),
-            summary(f"cds-service {args.service}, FHIR fallback", fallback_ms, None),
-        ]
+        bare_ms, *ours_ms = interleaved_latencies([bare_url, *urls.values()], with_prefetch, args.requests)
+        first = engines[0]
+        (fallback_ms,) = interleaved_latencies([urls[first]], no_prefetch, max(50, args.requests // 3), warmup=5)
+        results = [summary("bare Flask (parse + fixed card)", bare_ms,
+                           throughput(bare_url, with_prefetch, args.seconds, args.clients))]
+        for engine, latencies in zip(engines, ours_ms):
+            results.append(summary(f"cds-service {args.service}, prefetch, {engine} engine", latencies,
+                                   throughput(urls[engine], with_prefetch, args.seconds, args.clients)))
+        results.append(summary(f"cds-service {args.service}, FHIR fallback, {first} engine", fallback_ms, None))
     finally:
-        if ours is not None:
-            ours.stop()
+        for proc in services.values():
+            proc.stop()
         if fhir is not None:
             fhir.stop()
         _stop(bare)
@@ -272,7 +285,7 @@ def main() -> int:
     # One section per service measured, so the protocol-only and the clinical runs sit side by side.
     mark_start = f"<!-- service-latency:{args.service}:start -->"
     mark_end = f"<!-- service-latency:{args.service}:end -->"
-    ratio = results[1]["p50"] / results[0]["p50"]
+    ratios = {engine: results[1 + i]["p50"] / results[0]["p50"] for i, engine in enumerate(engines)}
     n_resources = len(record)
     lines = [
         mark_start,
@@ -280,9 +293,9 @@ def main() -> int:
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.machine()} "
         f"({os.cpu_count()} CPUs, shared), Python {platform.python_version()}; gunicorn gthread, "
-        f"{args.workers} workers x {args.threads} threads for both servers; order-select with {n_resources} "
+        f"{args.workers} workers x {args.threads} threads for every server; order-select with {n_resources} "
         f"prefetched resources ({body_size // 1024} KiB body); {args.requests} sequential requests per "
-        f"endpoint after 20 warm-up, bare and ours called in turn so both see the same machine load; "
+        f"endpoint after 20 warm-up, the endpoints called in turn so all see the same machine load; "
         f"throughput with {args.clients} concurrent keep-alive clients for {args.seconds:.0f} s.",
         "",
         "| endpoint | p50 ms | p99 ms | mean ms | req/s |",
@@ -291,8 +304,11 @@ def main() -> int:
     for r in results:
         rps = f"{r['rps']:.0f}" if r["rps"] is not None else "-"
         lines.append(f"| {r['name']} | {r['p50']:.1f} | {r['p99']:.1f} | {r['mean']:.1f} | {rps} |")
-    lines += ["", f"Ours / bare p50: **{ratio:.2f}x** (goal <= 3x). FHIR fallback: {n_resources} resources read "
-              f"from sekmet-fhir over loopback in 10 concurrent searches with paging.", mark_end]
+    shown = "; ".join(f"{engine} engine **{ratio:.2f}x**" for engine, ratio in ratios.items())
+    lines += ["", f"Ours / bare p50: {shown} (goal <= 3x). FHIR fallback: {n_resources} resources read "
+              f"from sekmet-fhir over loopback in 10 concurrent searches with paging.",
+              f"Command: `.venv/bin/python benchmarks/service_latency.py --requests {args.requests} "
+              f"--seconds {args.seconds:g} --service {args.service} --engine {args.engine} --write-docs`", mark_end]
     text = "\n".join(lines)
     print(text)
     if args.write_docs:

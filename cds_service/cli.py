@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "cql": ("cds_service.cql.cli", "evaluate a CQL expression or check a CQL file"),
     "config": ("cds_service.admin.cli", "show, check or diff the configuration"),
     "evaluate": ("cds_service.admin.evaluate", "what-if: the cards the service would return for a bundle or a cohort"),
+    "accel": ("cds_service.accel", "build or inspect the compiled (Cython) build of the CQL engine"),
 }
 
 

@@ -81,6 +81,13 @@ def run(args: argparse.Namespace) -> int:
     except SettingsError as exc:
         print(f"cds-service: invalid settings: {exc}", file=sys.stderr)
         return 2
+    from cds_service import accel
+
+    try:
+        accel.check_required()
+    except accel.AccelError as exc:
+        print(f"cds-service: cannot start: {exc}", file=sys.stderr)
+        return 2
     from cds_service.app import create_app
 
     # Compiling the CQL libraries takes a while on a small host: say so, so a quiet console is not a hang.
@@ -96,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"  {key_path}: {reason}", file=sys.stderr)
         return 2
     print(f"cds-service: serving on http://{settings.host}:{settings.port} (workers={settings.workers}, "
-          f"threads={settings.threads}, config={settings.config_file or 'embedded defaults'})",
+          f"threads={settings.threads}, config={settings.config_file or 'embedded defaults'}; "
+          f"CQL engine: {accel.status()})",
           file=sys.stderr, flush=True)
     _Gunicorn(app, gunicorn_options(settings)).run()
     return 0

@@ -64,15 +64,33 @@ if [ ! -x /usr/bin/chromium ]; then
   apt_install chromium
 fi
 
-# 5. The whole suite (or the pytest arguments given). Exit code 5 (no tests collected) is a failure.
-if [ "$#" -eq 0 ]; then set -- tests/; fi
-log "running pytest $*"
-set +e
-.venv/bin/python -m pytest "$@"
-status=$?
-set -e
-if [ "$status" -eq 5 ]; then
-  echo "pytest collected no tests: failing" >&2
-  exit 1
+# 5. The compiled (Cython) build of the CQL engine, as deployments run it (cds_service/accel.py). Cached by
+#    source digest under ~/.cache/cds-service/accel (CDS_CQL_ACCEL_DIR): only an edit of the engine rebuilds.
+log "compiling the CQL engine (cds-service accel build)"
+.venv/bin/cds-service accel build </dev/null
+
+run_pytest() {
+  set +e
+  .venv/bin/python -m pytest "$@"
+  local status=$?
+  set -e
+  if [ "$status" -eq 5 ]; then
+    echo "pytest collected no tests: failing" >&2
+    return 1
+  fi
+  return "$status"
+}
+
+# 6. The whole suite (or the pytest arguments given) on the compiled engine; CDS_EXPECT_ACCEL makes a test
+#    fail if the compiled modules were not the ones loaded. Exit code 5 (no tests collected) is a failure.
+full=0
+if [ "$#" -eq 0 ]; then set -- tests/; full=1; fi
+log "running pytest $* (compiled CQL engine)"
+CDS_CQL_ACCEL=require CDS_EXPECT_ACCEL=1 run_pytest "$@"
+
+# 7. The engine as plain Python too (what runs where no C compiler is available): the CQL unit tests, the
+#    HL7 conformance cases and the clinical golden files evaluated in-process.
+if [ "$full" -eq 1 ]; then
+  log "running the engine tests on pure Python (CDS_CQL_ACCEL=off)"
+  CDS_CQL_ACCEL=off run_pytest -q tests/unit/cql tests/conformance tests/golden/test_golden_direct.py
 fi
-exit "$status"

@@ -41,6 +41,8 @@ FHIR_VENV = Path(os.environ.get("CDS_FHIR_VENV", REPO_ROOT / ".fhir-venv"))
 SETUP_SCRIPT = REPO_ROOT / "scripts" / "fhir_server_setup.sh"
 LOOPBACK = "127.0.0.1"
 EHR_ISSUER = "https://ehr.integration.test"
+_ENGINE_BUILD_ENV = frozenset({"CDS_CQL_ACCEL", "CDS_CQL_ACCEL_DIR"})
+
 # Test-only services with predictable cards (tests/protocol_services.py): ids protocol-echo-select/-sign.
 PROTOCOL_SERVICES = "protocol_services"
 
@@ -214,7 +216,9 @@ class ServiceProcess:
         port = port or free_port()
         data_dir = workdir / "data"
         data_dir.mkdir(exist_ok=True)
-        child_env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+        # Which build of the CQL engine runs (cds_service/accel.py) is the one CDS_* setting passed on: the
+        # suite runs on the compiled engine when scripts/test.sh built it, and CDS_CQL_ACCEL=off runs it pure.
+        child_env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_") or k in _ENGINE_BUILD_ENV}
         # tests/ on the path so CDS_SERVICE_MODULES can name the test-only protocol_services module.
         child_env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(REPO_ROOT), str(REPO_ROOT / "tests"), child_env.get("PYTHONPATH")) if p)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import inspect
 from collections.abc import Callable, MutableMapping
 from typing import Any, TypeVar
 
@@ -40,5 +39,6 @@ def guard_module(namespace: MutableMapping[str, Any], names: list[str]) -> None:
     """Replace the public functions `names` of a module namespace by their guarded versions."""
     for name in names:
         value = namespace.get(name)
-        if inspect.isfunction(value):
+        # Plain functions, and the same functions when the module is compiled (cds_service.accel).
+        if callable(value) and not isinstance(value, type):
             namespace[name] = guarded(value)
