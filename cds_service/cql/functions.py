@@ -107,6 +107,17 @@ def _first(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope"
     return general_fn, typ
 
 
+def _last(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope") -> tuple["Fn", str | None]:
+    general_fn, typ = _LAST(comp, operands, scope)
+    if len(operands) == 1 and isinstance(operands[0], A.Query):
+        from cds_service.cql.query import compile_last
+
+        fast = compile_last(comp, operands[0], scope, general_fn)
+        if fast is not None:
+            return fast, typ
+    return general_fn, typ
+
+
 def _clock(kind: str) -> CompileFn:
     def compile_(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope") -> tuple["Fn", str | None]:
         if operands:
@@ -342,6 +353,7 @@ def _numeric(t: str) -> bool:
 
 
 _FIRST = _list_arg(lst.first)
+_LAST = _list_arg(lst.last)
 
 SYSTEM_FUNCTIONS: dict[str, CompileFn] = {
     # arithmetic
@@ -400,7 +412,7 @@ SYSTEM_FUNCTIONS: dict[str, CompileFn] = {
     # lists
     "Exists": _list_arg(lst.exists, "Boolean"),
     "First": _first,
-    "Last": _list_arg(lst.last),
+    "Last": _last,
     "IndexOf": _list_arg(lst.index_of, "Integer", 2),
     "Skip": _list_arg(lst.skip, None, 2),
     "Take": _list_arg(lst.take, None, 2),

@@ -162,12 +162,33 @@ def test_first_stops_early_with_the_first_element_of_the_whole_query(values: lis
         assert evaluate_expression(f"First({query})") == general, query
 
 
+@settings(max_examples=150, deadline=None)
+@given(int_lists, st.integers(-3, 3))
+def test_last_scans_from_the_end_with_the_last_element_of_the_whole_query(values: list[int | None] | None,
+                                                                         k: int) -> None:
+    source = cql_list(values)
+    # `return X` (distinct) keeps the general path; the others scan backwards. Each must equal the last
+    # element of the whole query's list, computed by indexing (which has no fast path).
+    for query in (f"{source} X where X > {k}", f"{source} X where X >= {k} return all X * 2",
+                  f"{source} X return all X", f"{source} X where X is null", f"{source} X return X div 2"):
+        whole = evaluate_expression(f"({query})")
+        expected = whole[-1] if whole else None
+        assert evaluate_expression(f"Last({query})") == expected, query
+
+
+def test_last_of_a_distinct_return_is_the_value_whose_first_occurrence_comes_last() -> None:
+    # {1, 2, 1} returned distinct is {1, 2}: Last is 2, not the last row's value 1.
+    assert evaluate_expression("Last(({1, 2, 1}) X return X)") == 2
+    assert evaluate_expression("Last(({1, 2, 1}) X return all X)") == 1
+
+
 def test_exists_and_first_over_a_single_value_keep_the_general_answers() -> None:
     # A query over one value (not a list) returns one value; First and exists then see a non-list, as before.
-    for text in ("First((5) X where X > 1)", "exists ((5) X where X > 1)"):
+    for text in ("First((5) X where X > 1)", "exists ((5) X where X > 1)", "Last((5) X where X > 1)"):
         with pytest.raises(CqlEvaluationError, match="expects a list"):
             evaluate_expression(text)
     assert evaluate_expression("First((5) X where X > 9)") is None
+    assert evaluate_expression("Last((5) X where X > 9)") is None
     assert evaluate_expression("exists ((null as List<Integer>) X where X > 1)") is False
 
 
