@@ -32,11 +32,14 @@ from pathlib import Path
 from types import ModuleType
 
 PACKAGE_ROOT = Path(__file__).resolve().parent
-# The hot path of an evaluation: compiled closures, queries, operators, values, and the indexed record.
-# Modules that locate files next to themselves (`__file__`), parse CQL (pyparsing) or define the pickled AST
-# stay pure Python.
+# The hot path of a hook call: the engine's compiled closures, queries, operators, values and model, the
+# indexed record, prefetch handling and the vertebral service's own Python (orders, findings). Modules that
+# parse CQL (pyparsing), define the pickled AST, or declare pydantic models stay pure Python; a compiled
+# module must not locate files through `__file__` (its file is the build's, not the package's).
 MODULES: tuple[str, ...] = (
     "cds_service.cql.compiler",
+    "cds_service.cql.library",
+    "cds_service.cql.fhirmodel",
     "cds_service.cql.query",
     "cds_service.cql.functions",
     "cds_service.cql.dispatch",
@@ -56,6 +59,12 @@ MODULES: tuple[str, ...] = (
     "cds_service.cql.types.uncertainty",
     "cds_service.cql.types.values",
     "cds_service.fhir.record",
+    "cds_service.fhir.client",
+    "cds_service.hooks.prefetch",
+    "cds_service.services.vertebral.engine",
+    "cds_service.services.vertebral.findings",
+    "cds_service.services.vertebral.logic",
+    "cds_service.services.vertebral.orders",
 )
 MODES = ("auto", "off", "require")
 MANIFEST = "manifest.json"

@@ -15,13 +15,15 @@ import json
 import re
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, NamedTuple
 
 from cds_service.cql.errors import CqlEvaluationError
 from cds_service.cql.types import Code, Concept, Date, DateTime, Interval, Long, Quantity, Ratio, Time, Tuple
 
-TYPES_FILE = Path(__file__).with_name("fhir_r4_types.json")
+# Located through the package, not __file__: this module may be the compiled build (cds_service/accel.py).
+TYPES_FILE = Path(str(resources.files("cds_service.cql").joinpath("fhir_r4_types.json")))
 
 UCUM = "http://unitsofmeasure.org"
 _CALENDAR_UNITS_SYSTEM = "http://hl7.org/fhirpath/CodeSystem/calendar-units"

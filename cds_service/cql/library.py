@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import datetime as _dt
 import threading
-from pathlib import Path
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from decimal import Decimal
+from importlib import resources
+from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping
 
 from cds_service.cql import ast as A
@@ -18,7 +19,8 @@ from cds_service.cql.types import DEFAULT_OFFSET, Date, DateTime, Long, Tuple
 
 Loader = Callable[[str, "str | None"], str]
 
-FHIRHELPERS_SOURCE = Path(__file__).with_name("fhirhelpers.cql")
+# Located through the package, not __file__: this module may be the compiled build (cds_service/accel.py).
+FHIRHELPERS_SOURCE = Path(str(resources.files("cds_service.cql").joinpath("fhirhelpers.cql")))
 
 
 @dataclass

@@ -8,13 +8,15 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from cds_service.admin.config import LEVELS, ActiveConfig, ExpandedValueSet, ServiceConfig
 from cds_service.cql.types import Code, Tuple
 
-CQL_DIR = Path(__file__).with_name("cql")
+# Located through the package, not __file__: this module may be the compiled build (cds_service/accel.py).
+CQL_DIR = Path(str(resources.files("cds_service.services.vertebral").joinpath("cql")))
 ENTRY_LIBRARY = "VAEvaluation"
 # The defines of VAEvaluation the logic reads (one evaluation feeds cards and trace).
 RESULT_DEFINES: tuple[str, ...] = (

@@ -6,6 +6,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,8 @@ TECHNIQUES: tuple[str, ...] = ("spinejack", "kyphoplasty", "vertebroplasty")
 # Billing structure of b.5 / a.8 (which CPT code covers which region, first level or add-on). It is data,
 # not a code list: every code named there must also be a member of VS-PROC-VP / VS-PROC-AUGMENTATION in the
 # active configuration, which `check_billing_table` verifies when the logic is compiled.
-_BILLING_FILE = Path(__file__).with_name("billing.json")
+# Located through the package, not __file__: this module may be the compiled build (cds_service/accel.py).
+_BILLING_FILE = Path(str(resources.files("cds_service.services.vertebral").joinpath("billing.json")))
 BILLING: Mapping[str, Any] = json.loads(_BILLING_FILE.read_text(encoding="utf-8"))
 
 # Level text in a note or order detail: "L1", "T12", "t 7", "L-2"; a range such as "T11-L1" names both ends.
