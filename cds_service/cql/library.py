@@ -106,14 +106,34 @@ class CompiledLibrary:
         names = list(defines) if defines is not None else [
             n for n in self.define_names if self.compiler.defines[n].access != "private"
         ]
-        for n in names:
-            if n not in self.compiler.define_fns:
-                raise CqlEvaluationError(f"library {self.name} has no define {n!r}", self.name, n)
-        rt = self.runtime(ctx)
+        return self.start(ctx).evaluate(names)
+
+    def start(self, ctx: EvaluationContext) -> "Evaluation":
+        """One evaluation over `ctx` whose defines can be asked for in several steps: what is computed for
+        the first names (shared defines, conversions, memoised calls) is reused by the later ones, so a host
+        can ask for an expensive define only once it knows it needs it."""
+        return Evaluation(self, self.runtime(ctx))
+
+
+class Evaluation:
+    """The state of one evaluation of a library (see `CompiledLibrary.start`). Not thread-safe."""
+
+    def __init__(self, library: CompiledLibrary, rt: Runtime) -> None:
+        self.library = library
+        self._rt = rt
         offset = rt.now.utcoffset() or _dt.timedelta(0)
-        token = DEFAULT_OFFSET.set(Decimal(int(offset.total_seconds())) / Decimal(3600))
+        self._offset = Decimal(int(offset.total_seconds())) / Decimal(3600)
+
+    def evaluate(self, names: Iterable[str]) -> dict[str, Any]:
+        """define name -> CQL value for these defines (each computed at most once per evaluation)."""
+        names = list(names)
+        fns = self.library.compiler.define_fns
+        for n in names:
+            if n not in fns:
+                raise CqlEvaluationError(f"library {self.library.name} has no define {n!r}", self.library.name, n)
+        token = DEFAULT_OFFSET.set(self._offset)
         try:
-            return {n: self.compiler.define_fns[n](rt) for n in names}
+            return {n: fns[n](self._rt) for n in names}
         finally:
             DEFAULT_OFFSET.reset(token)
 

@@ -65,3 +65,23 @@ def test_handler_gives_the_expected_findings(name: str) -> None:
     # The handler's own list of findings is the same set as the one inside the cards.
     assert not compare.diff([{k: v for k, v in f.items() if k != "indicator"} for f in fx.findings],
                             result.findings)
+
+
+def _card_text(result: Any) -> list[tuple[str, str, str, int]]:
+    return [(c.summary, c.detail or "", c.indicator, len(c.suggestions or ())) for c in result.cards]
+
+
+@pytest.mark.parametrize("name", loader.names())
+def test_ranking_techniques_only_for_levels_that_show_them_changes_no_card(name: str,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    # The handler asks for the CQL `Techniques` define only when some level gets a technique card (a.4).
+    # Asking for it always, as before, must give the very same cards.
+    from cds_service.services.vertebral import engine
+
+    fx = loader.load(name, now=NOW)
+    handler = _services()[fx.service_id].handler
+    lazy = handler(_call(fx))
+    monkeypatch.setattr(engine, "FIRST_DEFINES", engine.RESULT_DEFINES)
+    eager = handler(_call(fx))
+    assert _card_text(lazy) == _card_text(eager)
+    assert lazy.findings == eager.findings

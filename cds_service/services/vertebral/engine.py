@@ -18,11 +18,15 @@ from cds_service.cql.types import Code, Tuple
 # Located through the package, not __file__: this module may be the compiled build (cds_service/accel.py).
 CQL_DIR = Path(str(resources.files("cds_service.services.vertebral").joinpath("cql")))
 ENTRY_LIBRARY = "VAEvaluation"
-# The defines of VAEvaluation the logic reads (one evaluation feeds cards and trace).
-RESULT_DEFINES: tuple[str, ...] = (
-    "Indications", "Contraindications", "Techniques", "Coverage Notes", "Documentation",
+# The defines of VAEvaluation the logic reads (one evaluation feeds cards and trace). The technique ranking
+# is asked for afterwards, in the same evaluation, and only when a level will show it (a.4: not for levels
+# that are absolutely contraindicated or whose indications are not met).
+FIRST_DEFINES: tuple[str, ...] = (
+    "Indications", "Contraindications", "Coverage Notes", "Documentation",
     "Levels Missing SINS", "Etiology Conflicts", "Hospitalized",
 )
+TECHNIQUE_DEFINE = "Techniques"
+RESULT_DEFINES: tuple[str, ...] = FIRST_DEFINES + (TECHNIQUE_DEFINE,)
 _PARAMETER = re.compile(r'^parameter\s+"([^"]+)"', re.MULTILINE)
 _VALUESET = re.compile(r"^valueset\s+\"[^\"]+\"\s*:\s*'([^']+)'", re.MULTILINE)
 
@@ -179,13 +183,19 @@ def compiled(active: ActiveConfig) -> CompiledLogic:
         return found
 
 
-def evaluate(logic: CompiledLogic, data: Any, *, levels: Sequence[str], encounter_id: str | None,
-             now: Any) -> dict[str, Any]:
-    """Run VAEvaluation once for the ordered levels; returns define name -> CQL value."""
+def start(logic: CompiledLogic, data: Any, *, levels: Sequence[str], encounter_id: str | None, now: Any) -> Any:
+    """One evaluation of VAEvaluation for the ordered levels; `.evaluate(names)` gives define name -> CQL
+    value, sharing everything already computed."""
     from cds_service.cql import EvaluationContext
 
     params = dict(logic.parameters)
     params["OrderedLevels"] = list(levels)
     params["EncounterId"] = encounter_id
     ctx = EvaluationContext(data=data, valuesets=logic.resolver, parameters=params, now=now)
-    return dict(logic.library.evaluate(ctx, defines=list(RESULT_DEFINES)))
+    return logic.library.start(ctx)
+
+
+def evaluate(logic: CompiledLogic, data: Any, *, levels: Sequence[str], encounter_id: str | None,
+             now: Any) -> dict[str, Any]:
+    """Run VAEvaluation once for the ordered levels; returns define name -> CQL value for every result define."""
+    return dict(start(logic, data, levels=levels, encounter_id=encounter_id, now=now).evaluate(RESULT_DEFINES))

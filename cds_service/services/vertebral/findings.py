@@ -95,6 +95,14 @@ class Session:
     session_findings: list[dict[str, Any]] = field(default_factory=list)  # CI-R1, CPT-MISMATCH, missing level
 
 
+def attach_techniques(levels: Iterable[LevelResult], techniques: Iterable[Mapping[str, Any]]) -> None:
+    """Give each level its row of the CQL `Techniques` define (ranking, exclusions, deprioritizations)."""
+    by_level = {lr.level: lr for lr in levels}
+    for tech in techniques:
+        if tech["level"] in by_level:
+            by_level[tech["level"]].technique = dict(tech)
+
+
 def build_session(results: Mapping[str, Any], lines: Sequence[OrderLine],
                   rule_enabled: Callable[[str], bool]) -> Session:
     """Per-level results from the CQL result dict of VAEvaluation (already `plain`)."""
@@ -109,9 +117,7 @@ def build_session(results: Mapping[str, Any], lines: Sequence[OrderLine],
             (lr.absolute if ci["rule"].startswith("CI-A") else lr.relative).append(ci)
         elif ci["present"] is None:
             lr.undecided.append(ci)
-    for tech in results.get("Techniques") or ():
-        if tech["level"] in by_level:
-            by_level[tech["level"]].technique = tech
+    attach_techniques(by_level.values(), results.get("Techniques") or ())
     for line in lines:
         for level in line.levels:
             lr = by_level.get(level)

@@ -14,7 +14,7 @@ from cds_service.services.registry import HandlerResult, HookCall
 from cds_service.services.vertebral import engine
 from cds_service.services.vertebral.cards import CardContext, build_card
 from cds_service.services.vertebral.findings import (
-    Session, build_findings, build_session, missing_level_finding, plain,
+    Session, attach_techniques, build_findings, build_session, missing_level_finding, plain,
 )
 from cds_service.services.vertebral.orders import OrderLine, cpt_mismatch_levels, read_order, sort_levels
 
@@ -105,9 +105,14 @@ def run(active: ActiveConfig, data: Any, order_resources: Sequence[dict[str, Any
         findings.append(missing_level_finding())
     if levels:
         logic = engine.compiled(active)
-        results = plain(engine.evaluate(logic, data, levels=levels, encounter_id=encounter_id,
-                                        now=_local_now(now, active)))
+        evaluation = engine.start(logic, data, levels=levels, encounter_id=encounter_id, now=_local_now(now, active))
+        results = plain(evaluation.evaluate(engine.FIRST_DEFINES))
         session = build_session(results, lines, config.rule_enabled)
+        # The technique ranking only where a level shows it (a.4 precedence; section 0 C-TECH): an absolutely
+        # contraindicated or not-indicated order costs no ranking.
+        if any(lr.gets_technique for lr in session.levels):
+            techniques = plain(evaluation.evaluate([engine.TECHNIQUE_DEFINE]))[engine.TECHNIQUE_DEFINE]
+            attach_techniques(session.levels, techniques or ())
         findings += build_findings(session, max_levels=params.max_levels_per_session,
                                    cpt_mismatch=cpt_mismatch_levels(lines, config), rule_enabled=config.rule_enabled)
     ctx = CardContext(config=config, profile=profile, version=active.version, hook=hook, patient_id=patient_id,

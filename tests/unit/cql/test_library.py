@@ -267,3 +267,35 @@ def test_a_function_called_again_on_the_same_resource_is_computed_once_per_evalu
 def test_memoised_calls_keep_equal_looking_arguments_apart() -> None:
     result = compile_library(MEMO).evaluate(EvaluationContext(now=NOW), ["Primitives"])
     assert result["Primitives"] == [1, -1, 1]
+
+
+STEPS = """
+library Main version '1.0'
+parameter Calls List<Integer> default {1, 2, 3}
+define "Base": Calls C return all C * 10
+define "Total": Sum("Base")
+define "Largest": Max("Base")
+define "Broken": 1 / 0 + Length(null as String) + (singleton from {1, 2})
+"""
+
+
+def test_an_evaluation_asked_in_steps_gives_what_one_call_gives_and_reuses_shared_defines() -> None:
+    lib = compile_library(STEPS)
+    ctx = EvaluationContext(now=NOW)
+    whole = lib.evaluate(ctx, ["Total", "Largest"])
+    evaluation = lib.start(ctx)
+    first = evaluation.evaluate(["Total"])
+    base = evaluation.evaluate(["Base"])["Base"]
+    second = evaluation.evaluate(["Largest"])
+    assert {**first, **second} == whole == {"Total": 60, "Largest": 30}
+    # "Base" was computed once for "Total" and is the same list object when asked for again.
+    assert evaluation.evaluate(["Base"])["Base"] is base
+
+
+def test_an_evaluation_in_steps_names_an_unknown_define_and_survives_an_error() -> None:
+    evaluation = compile_library(STEPS).start(EvaluationContext(now=NOW))
+    with pytest.raises(CqlEvaluationError, match="no define 'Nope'"):
+        evaluation.evaluate(["Nope"])
+    with pytest.raises(CqlEvaluationError):
+        evaluation.evaluate(["Broken"])
+    assert evaluation.evaluate(["Total"]) == {"Total": 60}
