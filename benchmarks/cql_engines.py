@@ -199,6 +199,12 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _engine_build() -> str:
+    from cds_service import accel
+
+    return "compiled with Cython" if accel.active() else "as pure Python"
+
+
 def render(rows: list[dict[str, Any]], iterations: int, warmup: int, repeat: int = 5,
            block_ms: float = 100.0) -> list[str]:
     when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
@@ -211,7 +217,7 @@ def render(rows: list[dict[str, Any]], iterations: int, warmup: int, repeat: int
         f"back for at least {block_ms:.0f} ms and {repeat} runs, in turn, so they share the machine's load); each "
         "run starts from the plain "
         "resource list (builds the data source) and evaluates every define. All three return the same answers "
-        "(checked every run).",
+        f"(checked every run). Our engine ran {_engine_build()} (`CDS_CQL_ACCEL`, cds_service/accel.py).",
         "",
         f"Command: `.venv/bin/python benchmarks/cql_engines.py --iterations {iterations} --warmup {warmup} "
         f"--repeat {repeat} --block-ms {block_ms:.0f} --write-docs`",
