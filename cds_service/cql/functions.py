@@ -96,26 +96,21 @@ def _coalesce(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Sco
     return coalesce, typ
 
 
-def _first(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope") -> tuple["Fn", str | None]:
-    general_fn, typ = _FIRST(comp, operands, scope)
-    if len(operands) == 1 and isinstance(operands[0], A.Query):
-        from cds_service.cql.query import compile_first
+def _early_stopping(general: CompileFn, fast_name: str) -> CompileFn:
+    """First / Last of a query: the scan that stops at the first matching row (cds_service/cql/query.py),
+    when the query has that shape; the general list operator otherwise."""
 
-        fast = compile_first(comp, operands[0], scope, general_fn)
-        if fast is not None:
-            return fast, typ
-    return general_fn, typ
+    def compile_(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope") -> tuple["Fn", str | None]:
+        general_fn, typ = general(comp, operands, scope)
+        if len(operands) == 1 and isinstance(operands[0], A.Query):
+            from cds_service.cql import query
 
+            fast = getattr(query, fast_name)(comp, operands[0], scope, general_fn)
+            if fast is not None:
+                return fast, typ
+        return general_fn, typ
 
-def _last(comp: "LibraryCompiler", operands: list[A.Expression], scope: "Scope") -> tuple["Fn", str | None]:
-    general_fn, typ = _LAST(comp, operands, scope)
-    if len(operands) == 1 and isinstance(operands[0], A.Query):
-        from cds_service.cql.query import compile_last
-
-        fast = compile_last(comp, operands[0], scope, general_fn)
-        if fast is not None:
-            return fast, typ
-    return general_fn, typ
+    return compile_
 
 
 def _clock(kind: str) -> CompileFn:
@@ -411,8 +406,8 @@ SYSTEM_FUNCTIONS: dict[str, CompileFn] = {
     "ReplaceMatches": _simple(st.replace_matches, 3, "String"),
     # lists
     "Exists": _list_arg(lst.exists, "Boolean"),
-    "First": _first,
-    "Last": _last,
+    "First": _early_stopping(_FIRST, "compile_first"),
+    "Last": _early_stopping(_LAST, "compile_last"),
     "IndexOf": _list_arg(lst.index_of, "Integer", 2),
     "Skip": _list_arg(lst.skip, None, 2),
     "Take": _list_arg(lst.take, None, 2),

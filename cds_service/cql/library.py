@@ -108,6 +108,9 @@ class CompiledLibrary:
         ]
         return self.start(ctx).evaluate(names)
 
+    def evaluate_define(self, name: str, ctx: EvaluationContext) -> Any:
+        return self.evaluate(ctx, [name])[name]
+
     def start(self, ctx: EvaluationContext) -> "Evaluation":
         """One evaluation over `ctx` whose defines can be asked for in several steps: what is computed for
         the first names (shared defines, conversions, memoised calls) is reused by the later ones, so a host
@@ -136,9 +139,6 @@ class Evaluation:
             return {n: fns[n](self._rt) for n in names}
         finally:
             DEFAULT_OFFSET.reset(token)
-
-    def evaluate_define(self, name: str, ctx: EvaluationContext) -> Any:
-        return self.evaluate(ctx, [name])[name]
 
 
 def _coerce_parameter(name: str, value: Any, spec: A.TypeSpecifier | None) -> Any:

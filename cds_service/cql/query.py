@@ -215,36 +215,12 @@ def compile_exists(comp: "LibraryCompiler", node: A.Query, outer: "Scope", gener
 
 def compile_last(comp: "LibraryCompiler", node: A.Query, outer: "Scope", general: "Fn") -> "Fn | None":
     """`Last(X A where cond [return expr])` that scans from the end and stops at the first row whose condition
-    is true, or None when the query has another shape (as for `compile_first`). `Last(... sorted ... where
-    window)` over a dated history then looks at the newest rows only. A distinct return (`return X`, not
-    `return all X`) stays on the general path: the last element of a distinct list is the value whose first
-    occurrence comes last, not the last row's value. A source that is not a list goes through `general`."""
-    if len(node.sources) != 1 or node.lets or node.relationships or node.aggregate is not None \
-            or node.sort is not None or (node.return_clause is not None and node.return_clause.distinct):
+    is true, or None when the query has another shape (as for `compile_first`). A distinct return (`return
+    X`, not `return all X`) stays on the general path: the last element of a distinct list is the value whose
+    first occurrence comes last, not the last row's value."""
+    if node.return_clause is not None and node.return_clause.distinct:
         return None
-    src = node.sources[0]
-    scope = outer.child()
-    source_fn, typ = comp.expr(src.expression, outer)
-    slot = next(_slots)
-    scope.names[src.alias] = slot
-    scope.types[src.alias] = _element_type(typ)
-    where = comp.fn(node.where, scope) if node.where is not None else None
-    ret = comp.fn(node.return_clause.expression, scope) if node.return_clause is not None else None
-
-    def last_where(rt: "Runtime") -> Any:
-        rows = source_fn(rt)
-        if type(rows) is not list:
-            if rows is None:
-                return None
-            return general(rt)
-        vars_ = rt.vars
-        for item in reversed(rows):
-            vars_[slot] = item
-            if where is None or where(rt) is True:
-                return ret(rt) if ret is not None else item
-        return None
-
-    return last_where
+    return _compile_scan(comp, node, outer, general, from_end=True)
 
 
 def compile_first(comp: "LibraryCompiler", node: A.Query, outer: "Scope", general: "Fn") -> "Fn | None":
@@ -252,6 +228,13 @@ def compile_first(comp: "LibraryCompiler", node: A.Query, outer: "Scope", genera
     when the query has another shape (lets, with/without, sort, aggregate, several sources). The first
     element of the query's list is that row's value (a distinct return keeps first occurrences). A source
     that is not a list goes through `general` (the compiled query and First as usual)."""
+    return _compile_scan(comp, node, outer, general, from_end=False)
+
+
+def _compile_scan(comp: "LibraryCompiler", node: A.Query, outer: "Scope", general: "Fn", *,
+                  from_end: bool) -> "Fn | None":
+    """The early-stopping scan behind `compile_first` / `compile_last`: the value of the first row (from the
+    start or from the end) whose condition is true."""
     if len(node.sources) != 1 or node.lets or node.relationships or node.aggregate is not None \
             or node.sort is not None:
         return None
@@ -264,20 +247,20 @@ def compile_first(comp: "LibraryCompiler", node: A.Query, outer: "Scope", genera
     where = comp.fn(node.where, scope) if node.where is not None else None
     ret = comp.fn(node.return_clause.expression, scope) if node.return_clause is not None else None
 
-    def first_where(rt: "Runtime") -> Any:
+    def scan(rt: "Runtime") -> Any:
         rows = source_fn(rt)
         if type(rows) is not list:
             if rows is None:
                 return None
             return general(rt)
         vars_ = rt.vars
-        for item in rows:
+        for item in (reversed(rows) if from_end else rows):
             vars_[slot] = item
             if where is None or where(rt) is True:
                 return ret(rt) if ret is not None else item
         return None
 
-    return first_where
+    return scan
 
 
 def _compile_sort(comp: "LibraryCompiler", clause: A.SortClause, scope: "Scope") -> Callable[[list[Any], "Runtime"], list[Any]]:

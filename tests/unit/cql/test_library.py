@@ -299,3 +299,7 @@ def test_an_evaluation_in_steps_names_an_unknown_define_and_survives_an_error() 
     with pytest.raises(CqlEvaluationError):
         evaluation.evaluate(["Broken"])
     assert evaluation.evaluate(["Total"]) == {"Total": 60}
+
+
+def test_evaluate_define_gives_one_define_of_the_library() -> None:
+    assert compile_library(STEPS).evaluate_define("Total", EvaluationContext(now=NOW)) == 60
