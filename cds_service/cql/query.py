@@ -182,6 +182,19 @@ def compile_query(comp: "LibraryCompiler", node: A.Query, outer: "Scope") -> tup
     return run, f"List<{ret_type}>" if ret_type else "List"
 
 
+def _bind_single_source(comp: "LibraryCompiler", node: A.Query,
+                        outer: "Scope") -> tuple["Fn", int, "Scope"]:
+    """The source of a one-source query compiled in the outer scope, and a child scope whose alias names a
+    fresh variable slot (typed with the source's element type): the setup of the early-stopping shapes."""
+    src = node.sources[0]
+    scope = outer.child()
+    source_fn, typ = comp.expr(src.expression, outer)
+    slot = next(_slots)
+    scope.names[src.alias] = slot
+    scope.types[src.alias] = _element_type(typ)
+    return source_fn, slot, scope
+
+
 def compile_exists(comp: "LibraryCompiler", node: A.Query, outer: "Scope", general: "Fn") -> "Fn | None":
     """`exists (X A where cond)` that stops at the first row whose condition is true, or None when the
     query has another shape. A source that is not a list goes through `general` (the compiled query and
@@ -189,12 +202,7 @@ def compile_exists(comp: "LibraryCompiler", node: A.Query, outer: "Scope", gener
     if len(node.sources) != 1 or node.lets or node.relationships or node.return_clause is not None \
             or node.aggregate is not None or node.sort is not None or node.where is None:
         return None
-    src = node.sources[0]
-    scope = outer.child()
-    source_fn, typ = comp.expr(src.expression, outer)
-    slot = next(_slots)
-    scope.names[src.alias] = slot
-    scope.types[src.alias] = _element_type(typ)
+    source_fn, slot, scope = _bind_single_source(comp, node, outer)
     where = comp.fn(node.where, scope)
 
     def exists_where(rt: "Runtime") -> Any:
@@ -238,12 +246,7 @@ def _compile_scan(comp: "LibraryCompiler", node: A.Query, outer: "Scope", genera
     if len(node.sources) != 1 or node.lets or node.relationships or node.aggregate is not None \
             or node.sort is not None:
         return None
-    src = node.sources[0]
-    scope = outer.child()
-    source_fn, typ = comp.expr(src.expression, outer)
-    slot = next(_slots)
-    scope.names[src.alias] = slot
-    scope.types[src.alias] = _element_type(typ)
+    source_fn, slot, scope = _bind_single_source(comp, node, outer)
     where = comp.fn(node.where, scope) if node.where is not None else None
     ret = comp.fn(node.return_clause.expression, scope) if node.return_clause is not None else None
 
