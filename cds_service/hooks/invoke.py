@@ -52,14 +52,22 @@ def lookup_service(state: ServiceState, service_id: str) -> CdsService:
         raise NotFoundError(f"no CDS service with id '{service_id}'", field="id") from None
 
 
+# Every digit becomes 9 and every other byte a space, so a long integer literal is a run of 9s.
+_DIGITS_ONLY = bytes(0x39 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_LONG_DIGIT_RUN = b"9" * 19  # 19 digits can exceed int64
+
+
 def decode_body(raw: bytes) -> Any:
     if not raw.strip():
         raise BadRequestError("the request body is empty; a JSON object is required", field="(body)")
-    try:
-        return orjson.loads(raw)  # the same values as json.loads, in about half the time for a large prefetch
-    except orjson.JSONDecodeError:
-        pass  # json.loads below: the same error message (line and column) for every invalid body, and
-        # it accepts what orjson refuses in valid JSON (integers beyond 64 bits)
+    # orjson: the same values as json.loads in about half the time for a large prefetch, except integers
+    # beyond 64 bits, which it reads as floats. A run of 19+ digits anywhere (found with a byte translation,
+    # ~0.07 ms for 100 KiB) sends the body to json.loads, which keeps them exact.
+    if _LONG_DIGIT_RUN not in raw.translate(_DIGITS_ONLY):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # json.loads below gives the same error message (line and column) for every invalid body
     try:
         return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -77,8 +77,11 @@ def call_service(service_id: str) -> Response | tuple[Response, int]:
     outcome = invoke(current, service, hook_request, received_at)
     # orjson: the card response is the largest thing this service writes (compact, key order kept, UTF-8);
     # anything that is not plain JSON goes through Flask's own conversion, as jsonify would.
-    body = orjson.dumps(outcome.body, default=current_app.json.default,  # type: ignore[attr-defined]
-                        option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+    try:
+        body = orjson.dumps(outcome.body, default=current_app.json.default,  # type: ignore[attr-defined]
+                            option=orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS)
+    except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits echoed from the request: Flask's json
+        return jsonify(outcome.body), outcome.status
     return Response(body, status=outcome.status, mimetype="application/json")
 
 

@@ -310,3 +310,34 @@ def test_sloppy_draft_orders_never_cost_a_500(client: FlaskClient) -> None:
     assert response.status_code == 200, response.get_json()
     echo = response.get_json()["cards"][0]["extension"][ECHO_EXTENSION]
     assert echo["drafts"] >= 1 and echo["problems"] >= 1
+
+
+def test_an_invalid_body_names_line_and_column_and_a_huge_integer_is_still_json() -> None:
+    from cds_service.errors import BadRequestError
+    from cds_service.hooks.invoke import decode_body
+
+    with pytest.raises(BadRequestError, match="not valid JSON at line 2 column 7"):
+        decode_body(b'{"a": 1,\n "b": }')
+    # Valid JSON beyond 64-bit integers (which the fast parser refuses) is read as it always was.
+    assert decode_body(b'{"n": 123456789012345678901234567890}') == {"n": 123456789012345678901234567890}
+    assert decode_body('{"t": "Lévy"}'.encode()) == {"t": "Lévy"}
+
+
+def test_a_card_value_beyond_64_bit_integers_is_still_written_as_json(tmp_path: Path) -> None:
+    from cds_service.services.registry import CdsService, HandlerResult
+    from cds_service.wire import Card, Source
+
+    def handler(call: Any) -> HandlerResult:
+        return HandlerResult(cards=[Card(summary="big", indicator="info", source=Source(label="t"),
+                                         extension={"org.example.big": {"n": 2 ** 70}})], findings=[])
+
+    store = Store(f"sqlite:///{tmp_path / 'store.sqlite3'}")
+    store.create_all()
+    service = CdsService(id="big-select", hook="order-select", title="big", description="big", prefetch={},
+                         required_prefetch=frozenset(), handler=handler)
+    app = create_app(Settings(data_dir=tmp_path), config_provider(store), registry=ServiceRegistry([service]),
+                     store=store)
+    response = app.test_client().post("/cds-services/big-select", json=body())
+    assert response.status_code == 200
+    assert json.loads(response.data)["cards"][0]["extension"]["org.example.big"]["n"] == 2 ** 70
+    store.dispose()

@@ -20,6 +20,7 @@ from cds_service.store.protocol import (
     recent_feedback,
     recent_invocations,
     record_hook_call,
+    record_hook_calls,
     record_invocation,
     store_feedback,
 )
@@ -221,3 +222,17 @@ def test_feedback_arriving_before_its_card_row_links_once_the_card_is_stored(sto
         CARDS, hook_instance="hi-1", service_id="svc", issued_at=T0))
     [fb] = feedback_for_card(store, "card-ci-1")
     assert fb.linked and fb.finding_id == "C-CI-ABS"
+
+
+def test_several_hook_calls_are_written_in_one_go_and_a_repeated_card_keeps_its_first_row(store: Store) -> None:
+    cards_1 = issued_cards_from_response(CARDS, hook_instance="hi-b1", service_id="s", issued_at=T0)
+    # A client retry of the same hookInstance returns the same card uuid in the same batch.
+    cards_2 = issued_cards_from_response(CARDS, hook_instance="hi-b1", service_id="s",
+                                         issued_at=T0 + timedelta(seconds=5))
+    ids = record_hook_calls(store, [(_invocation("hi-b1"), cards_1), (_invocation("hi-b1"), cards_2),
+                                    (_invocation("hi-b2"), [])])
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert {i.hook_instance for i in recent_invocations(store)} == {"hi-b1", "hi-b2"}
+    assert len(recent_invocations(store, hook_instance="hi-b1")) == 2
+    card = issued_card(store, "card-ci-1")
+    assert card is not None and card.issued_at == T0
