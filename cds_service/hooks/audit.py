@@ -34,7 +34,7 @@ class AuditWriter:
         self._queue: queue.Queue[tuple[Invocation, Sequence[IssuedCard]] | None] = queue.Queue(_QUEUE_SIZE)
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
-        # Requests being served by this process (see `serving`): the writer waits for a gap between them.
+        # Requests being served by this process (`InFlight` counts them): the writer waits for a gap between them.
         self._in_flight = 0
         self._idle = threading.Condition()
 
