@@ -72,3 +72,22 @@ def test_serve_fails_fast_on_a_missing_configuration_file(tmp_path: Path) -> Non
     result = _serve(tmp_path, "--config", str(tmp_path / "missing.toml"))
     assert result.returncode == 2
     assert "does not exist" in result.stderr
+
+
+def test_serve_freezes_the_start_up_heap_and_raises_the_young_gc_threshold_before_forking(tmp_path: Path) -> None:
+    """Workers inherit both: no full collection walks the compiled libraries (the old p99), and a hook request's
+    few thousand short-lived objects set off no collection (measured in benchmarks/gc_thresholds.py)."""
+    probe = (
+        "import argparse, gc, sys\nfrom pathlib import Path\n"
+        "from cds_service import server\n"
+        "server._Gunicorn.run = lambda self: print(gc.get_threshold(), gc.get_freeze_count() > 0)\n"
+        f"sys.exit(server.run(argparse.Namespace(host=None, port=18998, config=None, workers=1, threads=1, "
+        f"data_dir=Path({str(tmp_path / 'data')!r}))))\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CDS_")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=env,
+                          cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from cds_service.server import GC_THRESHOLDS
+
+    assert done.stdout.strip() == f"{GC_THRESHOLDS} True"

@@ -77,3 +77,38 @@ def test_flush_does_not_wait_for_idle_and_the_middleware_counts_requests_until_t
     assert writer._in_flight == 0
     writer.flush(timeout=5)
     assert _written(store) == {"hi-mw"}
+
+
+def test_records_arriving_together_are_written_in_one_transaction(tmp_path: Path, monkeypatch) -> None:
+    """A busy worker pays the transaction's fixed cost once per batch, not once per request."""
+    monkeypatch.setattr(audit, "_COLLECT_S", 0.5)
+    store = _store(tmp_path)
+    transactions: list[int] = []
+    real_write = audit.record_hook_calls
+
+    def counting_write(store_: Store, records):  # type: ignore[no-untyped-def]
+        transactions.append(len(records))
+        return real_write(store_, records)
+
+    monkeypatch.setattr(audit, "record_hook_calls", counting_write)
+    writer = AuditWriter(store)
+    for i in range(5):
+        writer.submit(_inv(f"hi-{i}"), [])
+        time.sleep(0.02)
+    deadline = time.monotonic() + 5
+    while len(_written(store)) < 5 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _written(store) == {f"hi-{i}" for i in range(5)}
+    assert transactions == [5]
+
+
+def test_flush_ends_the_collection_wait_at_once(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(audit, "_COLLECT_S", 30.0)
+    store = _store(tmp_path)
+    writer = AuditWriter(store)
+    writer.submit(_inv("hi-a"), [])
+    time.sleep(0.05)  # the writer is now gathering
+    started = time.monotonic()
+    writer.flush(timeout=10)
+    assert time.monotonic() - started < 2
+    assert _written(store) == {"hi-a"}
