@@ -81,7 +81,7 @@ def test_flush_does_not_wait_for_idle_and_the_middleware_counts_requests_until_t
 
 def test_records_arriving_together_are_written_in_one_transaction(tmp_path: Path, monkeypatch) -> None:
     """A busy worker pays the transaction's fixed cost once per batch, not once per request."""
-    monkeypatch.setattr(audit, "_COLLECT_S", 0.5)
+    monkeypatch.setattr(audit, "_COLLECT_S", 1.5)
     store = _store(tmp_path)
     transactions: list[int] = []
     real_write = audit.record_hook_calls
