@@ -92,36 +92,15 @@ class AuditWriter:
                 # A transaction costs about 0.45 ms for one record and 0.17 ms per record for twenty (SQLite,
                 # six cards each): gather what arrives within `_COLLECT_S` (a flush or stop ends the wait),
                 # so a busy worker pays the fixed cost once per batch instead of once per request.
-                deadline = time.monotonic() + _COLLECT_S
-                while len(batch) < _BATCH:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        item = self._queue.get(timeout=remaining)
-                    except queue.Empty:
-                        break
-                    if item is None:
-                        stop = True
-                        break
-                    batch.append(item)
-                    if isinstance(item[0], _Marker):
-                        break
+                stop = self._take(batch, deadline=time.monotonic() + _COLLECT_S)
                 # The write costs CPU and, in Python, the GIL: done while a request is being computed it
                 # slows that request. Wait for a moment when none is in flight (bounded, so a busy worker
                 # still writes), then write everything queued by then in one transaction.
                 if not stop:
                     with self._idle:
                         self._idle.wait_for(lambda: self._in_flight == 0, timeout=_IDLE_WAIT_S)
-            while not stop and len(batch) < _BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    stop = True
-                    break
-                batch.append(item)
+            if not stop:
+                stop = self._take(batch, deadline=None)
             records = [item for item in batch if not isinstance(item[0], _Marker)]
             if records:
                 self._write(records)
@@ -130,6 +109,27 @@ class AuditWriter:
                     item[0].done.set()
             if stop:
                 return
+
+    def _take(self, batch: list[Any], *, deadline: float | None) -> bool:
+        """Move queued jobs into `batch` (up to `_BATCH`): with a deadline, those arriving until it passes or a
+        flush marker comes; without, only those queued now. True when the stop sentinel was taken."""
+        while len(batch) < _BATCH:
+            try:
+                if deadline is None:
+                    item = self._queue.get_nowait()
+                else:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return False
+                    item = self._queue.get(timeout=remaining)
+            except queue.Empty:
+                return False
+            if item is None:
+                return True
+            batch.append(item)
+            if deadline is not None and isinstance(item[0], _Marker):
+                return False
+        return False
 
     def _write(self, records: Sequence[tuple[Invocation, Sequence[IssuedCard]]]) -> None:
         try:
