@@ -4,9 +4,10 @@ A single background thread per process writes audit rows and issued cards in ord
 answer never waits on the database (the write was ~40 % of the protocol overhead when done inline).
 It also keeps out of the way of the requests themselves: it gathers what arrives within `_COLLECT_S` of a
 first record, then writes when no request is in flight in the process (`InFlight` tells it; at most
-`_IDLE_WAIT_S` later under constant load), everything queued by then in one transaction. A record therefore
-reaches the database within about 0.35 s; a graceful stop (`flush`) writes at once. When the queue is full the caller writes synchronously (back-pressure, never a
-dropped audit row); `flush()` waits for the queue to drain (tests, worker shutdown).
+`_IDLE_WAIT_S` later under constant load), everything queued by then in one transaction, so a record reaches
+the database within about 0.35 s. When the queue is full the caller writes synchronously (back-pressure,
+never a dropped audit row); `flush()` ends any wait and returns once the queue is written (tests, worker
+shutdown).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cds_service.errors import SettingsError
-from cds_service.server import gunicorn_options
+from cds_service.server import GC_THRESHOLDS, gunicorn_options
 from cds_service.settings import Settings
 
 
@@ -88,6 +88,4 @@ def test_serve_freezes_the_start_up_heap_and_raises_the_young_gc_threshold_befor
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, env=env,
                           cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-2000:]
-    from cds_service.server import GC_THRESHOLDS
-
     assert done.stdout.strip() == f"{GC_THRESHOLDS} True"
